@@ -1,0 +1,1 @@
+"""builder: describe a network as blueprints, analyze it, build it with Keras."""

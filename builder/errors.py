@@ -1,0 +1,46 @@
+"""Errors a user can cause, and how the command line reports them.
+
+A ``UserError`` means the input was wrong (a blueprint, an argument, a file, the data):
+the command line prints it as one line ``error: ...`` and exits with status 2. Any other
+exception is a fault of the program itself (exit status 1).
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class UserError(Exception):
+    """Base class for mistakes in what the user gave us."""
+
+
+class BlueprintError(UserError, ValueError):
+    """A blueprint is invalid: a wrong field, an impossible shape, an unknown name.
+
+    ``path`` names where in the blueprint (``body/stage2/block1/conv2``) or which file.
+    """
+
+    def __init__(self, message: str, path: str | None = None):
+        self.path = path
+        self.detail = message
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class DataError(UserError):
+    """The data cannot be read or does not fit the blueprint."""
+
+
+class ArgumentError(UserError):
+    """A command-line option or a function argument has a bad value."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` when a choice is close to ``word``, else ``""``."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def one_of(choices: Iterable[str]) -> str:
+    """Format valid choices for a message: ``one of 'a', 'b', 'c'``."""
+    return "one of " + ", ".join(repr(c) for c in choices)
