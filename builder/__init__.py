@@ -1,1 +1,28 @@
-"""builder: describe a network as blueprints, analyze it, build it with Keras."""
+"""builder: describe a network as blueprints, analyze it, build it with Keras.
+
+    import builder
+    bp = builder.load("lenet5")
+    print(builder.analyze(bp).total_params)
+    model = builder.build(bp)
+
+Importing builder does not import Keras: analysis is pure Python.
+"""
+
+from . import registry
+from .analysis import Report, analyze
+from .compiler import build
+from .dsl import *  # noqa: F401,F403  (the blueprint language)
+from .dsl import concrete
+from .errors import ArgumentError, BlueprintError, DataError, UserError
+from .graph import lower
+from .loader import load, with_options
+from .serialize import from_dict, from_json, to_json
+
+__version__ = "0.1.0"
+
+
+def transfer_weights(src_model, dst_model):
+    """Copy weights between two Keras models of the same architecture (see builder.weights)."""
+    from .weights import transfer_weights as transfer
+
+    return transfer(src_model, dst_model)

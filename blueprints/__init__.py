@@ -1,0 +1,1 @@
+"""The canonical networks, one module per family, each variant registered by name."""

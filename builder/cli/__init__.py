@@ -1,0 +1,93 @@
+"""The command line: ``python -m builder COMMAND ...`` (also installed as ``builder``).
+
+Each command is a module of this package with ``add(subparsers)``; it sets ``run`` on its
+parser. A ``UserError`` ends in one line ``error: ...`` and exit status 2; any other
+exception is an internal fault (exit status 1). ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+
+from ..errors import UserError
+
+# Modules of builder.cli, one per command, in the order `--help` lists them.
+COMMANDS = ("inspect",)
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit status 2, as for every user error
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+
+
+def parser() -> Parser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    top = Parser(prog="builder", parents=[common],
+                 description="Describe, analyze, build, train, tune and export Keras networks.")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                             parser_class=Parser)
+    for name in COMMANDS:
+        importlib.import_module(f"{__name__}.{name}").add(sub, common)
+    return top
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except UserError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # an internal fault, not the user's
+        if args.debug:
+            traceback.print_exc()
+        print(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+def shape_arg(text: str) -> tuple[int, ...]:
+    """``"224,224,3"`` -> ``(224, 224, 3)``, for ``--input-shape``."""
+    try:
+        dims = tuple(int(d) for d in text.replace("x", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a shape like 224,224,3") from None
+    if not dims or any(d < 1 for d in dims):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a shape like 224,224,3")
+    return dims
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def add_spec_options(p) -> None:
+    """The arguments that choose a blueprint and its options, shared by commands."""
+    p.add_argument("spec", metavar="SPEC",
+                   help="a registered name (resnet50), FILE.py[:NAME] or FILE.json")
+    p.add_argument("--input-shape", type=shape_arg, metavar="H,W,C",
+                   help="input shape without the batch axis")
+    p.add_argument("--classes", type=positive_int, metavar="N", help="number of classes")
+
+
+def load_spec(args):
+    from .. import load
+
+    return load(args.spec, input_shape=args.input_shape, classes=args.classes)

@@ -1,0 +1,40 @@
+"""Compile the graph IR into a Keras functional model (keras.layers only)."""
+
+from __future__ import annotations
+
+from . import ops
+from .graph import Graph, lower
+
+
+def to_keras(graph: Graph):
+    """A ``keras.Model`` with one layer per graph node, named from its path."""
+    import keras
+
+    outputs = set(graph.outputs)
+    tensors = {}
+    for node in graph.nodes:
+        if not node.inputs:
+            tensors[node.path] = keras.Input(shape=node.shape, name=node.path)
+            continue
+        apply = ops.keras_apply(node, as_output=node.path in outputs)
+        tensors[node.path] = apply([tensors[i] for i in node.inputs])
+    results = [tensors[o] for o in graph.outputs]
+    return keras.Model(tensors["input"], results[0] if len(results) == 1 else results,
+                       name=ops.keras_name(graph.name))
+
+
+def build(bp, input_shape=None, weights=None):
+    """Build the Keras model of a blueprint.
+
+    The blueprint is lowered and shape-checked first, so a mistake is a
+    ``BlueprintError`` with its path, never a backend traceback. ``weights`` may be a
+    Keras model of the same architecture or a weights file (``.weights.h5``/``.keras``),
+    copied in with ``builder.transfer_weights``.
+    """
+    graph = lower(bp, input_shape)
+    model = to_keras(graph)
+    if weights is not None:
+        from .weights import load_weights
+
+        load_weights(model, weights)
+    return model

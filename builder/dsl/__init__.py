@@ -1,0 +1,11 @@
+"""The blueprint language: primitives, combinators and search-space markers."""
+
+from .base import Block, Blueprint, Layer, blueprint, replace
+from .combinators import (ClassifierHead, Identity, Network, Parallel, Repeat, Residual,
+                          Sequence, SideOutput)
+from .layers import (LSTM, GRU, Activation, Add, AvgPool2D, BatchNorm, Bidirectional,
+                     ChannelAffine, Concatenate, Conv2D, Dense, DepthwiseConv2D, Dropout,
+                     Flatten, GlobalPool, LocalResponseNorm, MaxPool2D, Multiply,
+                     Normalization, Permute, Rescaling, Reshape, SelectChannels,
+                     SeparableConv2D, SimpleRNN, ZeroPadding2D)
+from .markers import Boolean, Choice, Float, Int, Marker, concrete, has_markers

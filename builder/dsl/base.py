@@ -1,0 +1,324 @@
+"""Blueprint machinery: frozen typed dataclasses, checked when made, serializable.
+
+A blueprint class is declared with ``@blueprint`` over a plain annotated class. Every
+field is checked against its annotation when the object is made (and again by
+``dataclasses.replace``); lists from JSON become tuples, a scalar given for a pair
+becomes a pair, and a wrong value raises ``BlueprintError`` naming the class, the field,
+the value and the valid choices. Field values may also be search-space markers
+(``Choice``, ``Int``, ...): each candidate value is checked the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+import types
+import typing
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from ..errors import BlueprintError, did_you_mean
+
+# JSON type name -> class. Only these can be made from JSON: nothing is imported.
+TYPES: dict[str, type] = {}
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")
+
+
+# --- constraints usable inside Annotated[...] -------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Min:
+    """Every number in the value is at least (or, exclusive, above) ``bound``."""
+
+    bound: float
+    exclusive: bool = False
+
+    def check(self, value, where):
+        for v in _numbers(value):
+            if v < self.bound or (self.exclusive and v == self.bound):
+                op = ">" if self.exclusive else ">="
+                raise _specific(f"{where} must be {op} {self.bound}, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Max:
+    bound: float
+    exclusive: bool = False
+
+    def check(self, value, where):
+        for v in _numbers(value):
+            if v > self.bound or (self.exclusive and v == self.bound):
+                op = "<" if self.exclusive else "<="
+                raise _specific(f"{where} must be {op} {self.bound}, got {value!r}")
+
+
+class Broadcast:
+    """A scalar stands for a tuple of ``size`` equal values (``kernel_size=3``)."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def prepare(self, value):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return (value,) * self.size
+        return value
+
+
+class Named:
+    """A string that is usable as one segment of a blueprint path."""
+
+    def check(self, value, where):
+        if isinstance(value, str) and not NAME_PATTERN.match(value):
+            raise _specific(
+                f"{where} {value!r} is not a usable name: use letters, digits, '_' and '-'")
+
+
+def _specific(message):
+    error = BlueprintError(message)
+    error.specific = True  # the type was right, the value was not
+    return error
+
+
+def _numbers(value):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield value
+    elif isinstance(value, tuple):
+        for v in value:
+            yield from _numbers(v)
+
+
+# Common field types.
+PositiveInt = Annotated[int, Min(1)]
+NonNegativeInt = Annotated[int, Min(0)]
+Pair = Annotated[tuple[int, int], Broadcast(2), Min(1)]
+Rate = Annotated[float, Min(0.0), Max(1.0, exclusive=True)]
+Name = Annotated[str, Named()]
+Shape = tuple[Union[Annotated[int, Min(1)], None], ...]
+
+
+# --- describing and checking values against annotations ------------------------------------
+
+
+def describe(hint) -> str:
+    """A phrase for what a field accepts, for error messages."""
+    origin = get_origin(hint)
+    if origin is Annotated:
+        return describe(get_args(hint)[0])
+    if origin in (Union, types.UnionType):
+        return " or ".join(describe(a) for a in get_args(hint))
+    if origin is Literal:
+        return ", ".join(repr(a) for a in get_args(hint))
+    if origin is tuple:
+        args = get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of ({describe(args[0])})"
+        return f"a list of {len(args)} ({', '.join(describe(a) for a in args)})"
+    if hint is type(None):
+        return "None"
+    if hint is Any:
+        return "anything"
+    if isinstance(hint, type):
+        return {int: "an int", float: "a number", bool: "true/false", str: "a string"}.get(
+            hint, f"a {hint.__name__} blueprint"
+        )
+    return str(hint)
+
+
+def coerce(value, hint, where: str):
+    """Check ``value`` against the annotation ``hint``; return it normalized."""
+    from .markers import Marker  # a marker stands for several values; check each
+
+    if isinstance(value, Marker):
+        return value.checked(lambda v: coerce(v, hint, where), hint, where)
+    origin = get_origin(hint)
+    if origin is Annotated:
+        base, *constraints = get_args(hint)
+        for c in constraints:
+            if hasattr(c, "prepare"):
+                value = c.prepare(value)
+        value = coerce(value, base, where)
+        for c in constraints:
+            if hasattr(c, "check"):
+                c.check(value, where)
+        return value
+    if hint is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        return _coerce_union(value, get_args(hint), where, hint)
+    if origin is Literal:
+        choices = get_args(hint)
+        for c in choices:
+            if value == c and type(value) is type(c):
+                return value
+        suggestion = did_you_mean(value, choices) if isinstance(value, str) else ""
+        error = BlueprintError(f"{where} must be {describe(hint)}, got {value!r}{suggestion}")
+        error.specific = bool(suggestion)
+        raise error
+    if origin is tuple:
+        return _coerce_tuple(value, get_args(hint), where, hint)
+    if hint is type(None):
+        if value is None:
+            return None
+    elif hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+    elif isinstance(hint, type):
+        if isinstance(value, hint):
+            return value
+    raise BlueprintError(f"{where} must be {describe(hint)}, got {value!r}")
+
+
+def _coerce_union(value, arms, where, hint):
+    errors = []
+    for arm in arms:
+        try:
+            return coerce(value, arm, where)
+        except BlueprintError as e:
+            errors.append(e)
+    # An arm that took the value's type but not its value (a range, a close name) says
+    # more than the generic "must be X or Y": report that one.
+    for e in errors:
+        if getattr(e, "specific", False):
+            raise e
+    raise BlueprintError(f"{where} must be {describe(hint)}, got {value!r}")
+
+
+def _coerce_tuple(value, args, where, hint):
+    if not isinstance(value, (list, tuple)):
+        raise BlueprintError(f"{where} must be {describe(hint)}, got {value!r}")
+    if len(args) == 2 and args[1] is Ellipsis:
+        return tuple(coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+    if len(value) != len(args):
+        raise BlueprintError(
+            f"{where} must be {describe(hint)}, got {len(value)} values: {value!r}"
+        )
+    return tuple(coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+
+
+# --- the base class -------------------------------------------------------------------------
+
+
+@functools.cache
+def _hints(cls) -> dict[str, Any]:
+    return typing.get_type_hints(cls, include_extras=True)
+
+
+class Data:
+    """Frozen, checked, JSON-serializable value: the base of blueprints and markers."""
+
+    def __post_init__(self):
+        hints = _hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            checked = coerce(value, hints[f.name], f"{type(self).__name__}.{f.name}")
+            if checked is not value:
+                object.__setattr__(self, f.name, checked)
+        self.validate()
+
+    def validate(self) -> None:
+        """Checks across fields; subclasses raise BlueprintError."""
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def replace(self, **changes):
+        """A copy with some fields changed, checked again."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        out = {"type": type(self).__name__}
+        for f in dataclasses.fields(self):
+            out[f.name] = _encode(getattr(self, f.name))
+        return out
+
+    def to_json(self, indent: int | None = 2) -> str:
+        import json
+
+        return json.dumps(self.to_dict(), indent=indent)
+
+
+def _encode(value):
+    if isinstance(value, Data):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [_encode(v) for v in value]
+    return value
+
+
+def replace(obj, **changes):
+    """``dataclasses.replace`` with the same clear error for an unknown field."""
+    names = [f.name for f in dataclasses.fields(obj)]
+    for key in changes:
+        if key not in names:
+            raise BlueprintError(
+                f"{type(obj).__name__} has no field {key!r}{did_you_mean(key, names)}; "
+                f"fields: {', '.join(names)}"
+            )
+    return dataclasses.replace(obj, **changes)
+
+
+def blueprint(cls=None, /, *, register: bool = True):
+    """Class decorator: a frozen dataclass whose fields are checked, registered by name."""
+
+    def wrap(cls):
+        cls = dataclasses.dataclass(frozen=True)(cls)
+        init = cls.__init__
+
+        @functools.wraps(init)
+        def checked_init(self, *args, **kwargs):
+            try:
+                init(self, *args, **kwargs)
+            except TypeError as e:
+                names = [f.name for f in dataclasses.fields(cls)]
+                bad = [k for k in kwargs if k not in names]
+                hint = (f"unknown field {bad[0]!r}{did_you_mean(bad[0], names)}" if bad
+                        else str(e).replace("__init__()", cls.__name__))
+                raise BlueprintError(f"{cls.__name__}: {hint}; fields: {', '.join(names)}") from None
+
+        cls.__init__ = checked_init
+        if register:
+            if cls.__name__ in TYPES and TYPES[cls.__name__] is not cls:
+                raise TypeError(f"two blueprint types are named {cls.__name__}")
+            TYPES[cls.__name__] = cls
+        return cls
+
+    return wrap(cls) if cls is not None else wrap
+
+
+@dataclasses.dataclass(frozen=True)
+class Blueprint(Data):
+    """A node of a network description. ``name`` becomes its segment of the path."""
+
+    name: Name | None = dataclasses.field(default=None, kw_only=True)
+
+
+class Layer(Blueprint):
+    """A primitive: lowers to exactly one graph node; its rules live in ``builder.ops``."""
+
+
+class Block(Blueprint):
+    """A composite: ``expand(input_shape)`` returns an equivalent tree of simpler blueprints."""
+
+    def expand(self, input_shape: tuple) -> Blueprint:
+        raise NotImplementedError
+
+    def lower(self, ctx, x: str, path: str) -> str:
+        return ctx.lower_inline(self.expand(ctx.shape(x)), x, path)
+
+
+def snake(name: str) -> str:
+    """``SeparableConv2D`` -> ``separable_conv2d`` (default child names)."""
+    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
+    return s.lower()

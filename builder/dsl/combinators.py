@@ -1,0 +1,208 @@
+"""Combinators: how blueprints are wired together.
+
+Each one lowers itself into graph nodes through the lowering context (``builder.graph``),
+giving every child a path segment: its own ``name`` when it has one, else a default
+(``conv2d1``, ``branch2``, ``block3`` ...).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from ..errors import BlueprintError
+from .base import (Block, Blueprint, Min, PositiveInt, Rate, Shape, blueprint, snake)
+from typing import Annotated
+
+from .layers import (ActivationName, Activation, Add, Concatenate, Dense, Dropout,
+                     Flatten, GlobalPool, Initializer, Multiply)
+
+
+def _child_names(children, default):
+    """Path segments for children: their own names, else ``default(i, child)``."""
+    names = []
+    for i, child in enumerate(children, start=1):
+        names.append(child.name or default(i, child))
+    seen = set()
+    for n in names:
+        if n in seen:
+            raise BlueprintError(f"two children are named {n!r}; names must be unique")
+        seen.add(n)
+    return names
+
+
+@blueprint
+class Sequence(Blueprint):
+    """Layers applied one after the other."""
+
+    layers: tuple[Blueprint, ...]
+
+    def validate(self):
+        if not self.layers:
+            raise BlueprintError("Sequence.layers is empty")
+        _child_names(self.layers, lambda i, c: f"{snake(c.kind)}{i}")
+
+    def lower(self, ctx, x, path):
+        names = _child_names(self.layers, lambda i, c: f"{snake(c.kind)}{i}")
+        for name, layer in zip(names, self.layers):
+            x = ctx.lower(layer, x, ctx.join(path, name))
+        return x
+
+
+@blueprint
+class Identity(Blueprint):
+    """Passes its input through (no node): an identity branch or shortcut."""
+
+    def lower(self, ctx, x, path):
+        return x
+
+
+@blueprint
+class Parallel(Blueprint):
+    """Branches applied to the same input, merged by concat, add or multiply."""
+
+    branches: tuple[Blueprint, ...]
+    merge: Literal["concat", "add", "multiply"] = "concat"
+
+    def validate(self):
+        if len(self.branches) < 2:
+            raise BlueprintError(f"Parallel needs at least two branches, got {len(self.branches)}")
+        _child_names(self.branches, lambda i, c: f"branch{i}")
+
+    def lower(self, ctx, x, path):
+        names = _child_names(self.branches, lambda i, c: f"branch{i}")
+        outs = [ctx.lower(b, x, ctx.join(path, n)) for n, b in zip(names, self.branches)]
+        merge = {"concat": Concatenate(), "add": Add(), "multiply": Multiply()}[self.merge]
+        return ctx.add(ctx.join(path, self.merge), merge, outs, branches=names)
+
+
+@blueprint
+class Residual(Blueprint):
+    """out = activation(body(x) + shortcut(x)); without a shortcut it is the identity,
+    which needs the body to keep the shape. ``drop_rate`` drops the body per example
+    (stochastic depth) while training."""
+
+    body: Blueprint
+    shortcut: Blueprint | None = None  # None: identity
+    activation: ActivationName | None = None
+    drop_rate: Rate = 0.0
+
+    def lower(self, ctx, x, path):
+        body_path = path if _transparent(self.body) else ctx.join(path, self.body.name or "body")
+        if body_path == path:
+            y = self.body.lower(ctx, x, path)
+        else:
+            y = ctx.lower(self.body, x, body_path)
+        if self.drop_rate:
+            y = ctx.add(ctx.join(path, "drop"), Dropout(self.drop_rate, per_sample=True), [y])
+        if self.shortcut is None or isinstance(self.shortcut, Identity):
+            s = x
+        else:
+            s = ctx.lower(self.shortcut, x, ctx.join(path, self.shortcut.name or "shortcut"))
+        if ctx.shape(y) != ctx.shape(s):
+            raise BlueprintError(
+                f"the residual adds the body's output {_fmt(ctx.shape(y))} to the shortcut's "
+                f"{_fmt(ctx.shape(s))}; the body changes the shape, so give the residual a "
+                f"projection shortcut (e.g. shortcut=Conv2D({ctx.shape(y)[-1]}, 1, "
+                f"strides=...)) or keep the body's shape",
+                path=path or "(top)",
+            )
+        out = ctx.add(ctx.join(path, "add"), Add(), [y, s])
+        if self.activation:
+            out = ctx.add(ctx.join(path, "out"), Activation(self.activation), [out])
+        return out
+
+
+@blueprint
+class Repeat(Blueprint):
+    """``block`` applied ``times`` times in a row, named ``<name>1 .. <name>N``."""
+
+    block: Blueprint
+    times: Annotated[int, Min(1)]
+
+    def lower(self, ctx, x, path):
+        prefix = self.block.name or snake(self.block.kind)
+        for i in range(1, self.times + 1):
+            x = ctx.lower(self.block, x, ctx.join(path, f"{prefix}{i}"))
+        return x
+
+
+@blueprint
+class SideOutput(Blueprint):
+    """An extra output (an auxiliary classifier) computed from this point; passes the
+    input through. ``loss_weight`` weighs its loss in training."""
+
+    head: Blueprint
+    loss_weight: Annotated[float, Min(0.0)] = 0.3
+
+    def lower(self, ctx, x, path):
+        out = ctx.lower(self.head, x, path)
+        ctx.side_outputs.append((out, self.loss_weight))
+        return x
+
+
+@blueprint
+class ClassifierHead(Block):
+    """Pooling, optional hidden dense layers, dropout, the class scores and softmax."""
+
+    classes: PositiveInt
+    pool: Literal["avg", "max", "flatten", "none"] = "avg"
+    hidden: tuple[PositiveInt, ...] = ()
+    hidden_activation: ActivationName = "relu"
+    hidden_dropout: Rate = 0.0
+    dropout: Rate = 0.0  # before the last dense layer
+    activation: ActivationName | None = "softmax"
+    kernel_initializer: Initializer = "glorot_uniform"
+
+    def expand(self, input_shape):
+        layers = []
+        if self.pool == "flatten":
+            layers.append(Flatten(name="flatten"))
+        elif self.pool != "none":
+            layers.append(GlobalPool(self.pool, name="pool"))
+        for i, units in enumerate(self.hidden, start=1):
+            layers.append(Dense(units, activation=self.hidden_activation, name=f"fc{i}"))
+            if self.hidden_dropout:
+                layers.append(Dropout(self.hidden_dropout, name=f"fc{i}_dropout"))
+        if self.dropout:
+            layers.append(Dropout(self.dropout, name="dropout"))
+        layers.append(Dense(self.classes, name="logits",
+                             kernel_initializer=self.kernel_initializer))
+        if self.activation:
+            layers.append(Activation(self.activation, name="predictions"))
+        return Sequence(tuple(layers))
+
+
+@blueprint
+class Network(Blueprint):
+    """A whole model: an input shape, a body and an optional head (``None``: features)."""
+
+    input_shape: Shape
+    body: Blueprint
+    head: Blueprint | None = None
+
+    def validate(self):
+        if not self.input_shape:
+            raise BlueprintError("Network.input_shape is empty")
+
+    def lower(self, ctx, x, path):
+        if _transparent(self.body):
+            x = self.body.lower(ctx, x, path)
+        else:
+            x = ctx.lower(self.body, x, ctx.join(path, self.body.name or "body"))
+        if self.head is not None:
+            x = ctx.lower(self.head, x, ctx.join(path, self.head.name or "head"))
+        return x
+
+    @property
+    def classes(self) -> int | None:
+        return getattr(self.head, "classes", None)
+
+
+def _transparent(body) -> bool:
+    # An unnamed Sequence adds no path segment: its children sit directly in the parent
+    # (``block1/conv1`` rather than ``block1/body/conv1``).
+    return isinstance(body, Sequence) and body.name is None
+
+
+def _fmt(shape) -> str:
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"

@@ -1,0 +1,101 @@
+"""The few Keras pieces that Keras does not ship, written with ``keras.ops`` only so
+they run on the TensorFlow, JAX and PyTorch backends, and registered so a saved
+``.keras`` model loads them back."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+PACKAGE = "builder"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+def lecun_tanh(x):
+    """LeCun et al. (1998)'s squashing function f(a) = 1.7159 tanh(2a / 3)."""
+    return 1.7159 * ops.tanh(x * (2.0 / 3.0))
+
+
+_ACTIVATIONS = {"swish": "silu", "hard_swish": "hard_silu", "lecun_tanh": lecun_tanh}
+
+
+def activation(name: str):
+    return _ACTIVATIONS.get(name, name)
+
+
+def initializer(name: str):
+    # keras.applications' EfficientNet initializers, by name.
+    if name == "efficientnet_conv":
+        return keras.initializers.VarianceScaling(2.0, "fan_out", "truncated_normal")
+    if name == "efficientnet_dense":
+        return keras.initializers.VarianceScaling(1.0 / 3.0, "fan_out", "uniform")
+    return name
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class LocalResponseNorm(keras.layers.Layer):
+    """b_c = a_c / (k + alpha * sum_{|j - c| <= size // 2} a_j^2) ^ beta, across channels."""
+
+    def __init__(self, size=5, alpha=1e-4, beta=0.75, k=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def call(self, x):
+        half = self.size // 2
+        squared = ops.square(x)
+        channels = ops.shape(x)[-1]
+        padded = ops.pad(squared, [[0, 0]] * (len(x.shape) - 1) + [[half, half]])
+        total = padded[..., 0:channels]
+        for i in range(1, self.size):
+            total = total + padded[..., i:i + channels]
+        return x / ops.power(self.k + self.alpha * total, self.beta)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size, "alpha": self.alpha,
+                "beta": self.beta, "k": self.k}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ChannelAffine(keras.layers.Layer):
+    """A trainable scale (and bias) per channel."""
+
+    def __init__(self, use_bias=True, **kwargs):
+        super().__init__(**kwargs)
+        self.use_bias = use_bias
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.scale = self.add_weight(shape=(channels,), initializer="ones", name="scale")
+        self.bias = (self.add_weight(shape=(channels,), initializer="zeros", name="bias")
+                     if self.use_bias else None)
+
+    def call(self, x):
+        y = x * ops.cast(self.scale, x.dtype)
+        return y + ops.cast(self.bias, x.dtype) if self.use_bias else y
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "use_bias": self.use_bias}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SelectChannels(keras.layers.Layer):
+    """Keeps the listed channels of the input, in order."""
+
+    def __init__(self, channels=(), **kwargs):
+        super().__init__(**kwargs)
+        self.channels = list(channels)
+
+    def call(self, x):
+        return ops.take(x, self.channels, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (len(self.channels),)
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels}
