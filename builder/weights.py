@@ -1,0 +1,103 @@
+"""Copy weights between Keras models of the same architecture built differently.
+
+``transfer_weights(keras.applications.ResNet50(...), builder.build(resnet50))`` pairs the
+layers that hold weights by structure, not by name: each layer gets a signature (its
+class, the shapes of its weights, and its weighted depth, the number of weighted layers on
+the longest path from the input up to and including it), and layers with the same
+signature pair up in the order both models list them. The weighted depth tells apart
+layers of equal shape in parallel branches (a shortcut's batch norm and the body's).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+
+from .errors import BlueprintError
+
+
+def _weighted_layers(model):
+    """[(layer, signature)] for the layers with weights, in the model's order."""
+    depth = {}
+    result = []
+    for layer in model.layers:
+        parents = []
+        for node in getattr(layer, "_inbound_nodes", [])[:1]:
+            for tensor in node.input_tensors:
+                history = getattr(tensor, "_keras_history", None)
+                if history is not None:
+                    parents.append(history[0])
+        has_weights = bool(layer.weights)
+        depth[id(layer)] = max((depth.get(id(p), 0) for p in parents), default=0) + has_weights
+        if has_weights:
+            shapes = tuple(tuple(w.shape) for w in layer.weights)
+            result.append((layer, (_kind(layer), shapes, depth[id(layer)])))
+    return result
+
+
+def _kind(layer) -> str:
+    return type(layer).__name__
+
+
+def _describe(layer, signature) -> str:
+    kind, shapes, depth = signature
+    return f"{layer.name} ({kind}, weights {', '.join(str(s) for s in shapes)}, depth {depth})"
+
+
+def transfer_weights(src_model, dst_model) -> list[tuple[str, str]]:
+    """Copy every weight of ``src_model`` into ``dst_model``; returns the
+    (source layer, destination layer) pairs. Raises ``BlueprintError`` naming the first
+    layer that has no counterpart, with both shapes, and changes nothing then."""
+    src = _weighted_layers(src_model)
+    dst = _weighted_layers(dst_model)
+    queues = defaultdict(list)
+    for layer, signature in dst:
+        queues[signature].append(layer)
+    taken = defaultdict(int)
+    pairs = []
+    for i, (layer, signature) in enumerate(src):
+        candidates = queues.get(signature, [])
+        if taken[signature] >= len(candidates):
+            near = dst[min(i, len(dst) - 1)] if dst else None
+            raise BlueprintError(
+                f"the weights do not fit: {src_model.name}'s layer {_describe(layer, signature)} "
+                "has no counterpart in " + dst_model.name
+                + (f"; at the same position it has {_describe(*near)}" if near else ""))
+        pairs.append((layer, candidates[taken[signature]]))
+        taken[signature] += 1
+    if len(src) != len(dst):
+        used = {id(d) for _, d in pairs}
+        extra = next((item for item in dst if id(item[0]) not in used), None)
+        raise BlueprintError(
+            f"the weights do not fit: {dst_model.name} has {len(dst)} layers with weights and "
+            f"{src_model.name} {len(src)}; first without a source: {_describe(*extra)}")
+    for s, d in pairs:
+        d.set_weights(s.get_weights())
+    return [(s.name, d.name) for s, d in pairs]
+
+
+def load_weights(model, weights) -> None:
+    """Load ``weights`` into ``model``: a Keras model (copied by structure), a ``.keras``
+    file (loaded, then copied), or a ``.weights.h5``/``.h5`` file (Keras's own loader)."""
+    import keras
+
+    if isinstance(weights, keras.Model):
+        transfer_weights(weights, model)
+        return
+    path = os.fspath(weights)
+    if not os.path.isfile(path):
+        raise BlueprintError("no such weights file", path=path)
+    if path.endswith(".keras"):
+        from . import keras_layers  # noqa: F401  (registers our custom layers)
+
+        source = keras.saving.load_model(path, compile=False)
+        transfer_weights(source, model)
+        return
+    if path.endswith(".h5"):
+        try:
+            model.load_weights(path)
+        except (ValueError, KeyError) as e:
+            raise BlueprintError(f"the weights do not fit this model: {e}", path=path) from None
+        return
+    raise BlueprintError("weights must be a Keras model, a .keras file or a .weights.h5 file",
+                         path=path)
