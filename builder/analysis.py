@@ -36,6 +36,8 @@ class BlockRow:
     macs: int
     activation_memory: int  # bytes per example, float32
     blueprint: object = dataclasses.field(default=None, repr=False)
+    start: int = dataclasses.field(default=0, repr=False)  # graph.nodes[start:end] are its nodes
+    end: int = dataclasses.field(default=0, repr=False)
 
     def to_dict(self) -> dict:
         return {"path": self.path, "kind": self.kind, "output_shape": list(self.output_shape),
@@ -89,7 +91,7 @@ class Report:
             if level == depth or (level < depth and path not in parents):
                 rows.append((start, BlockRow(
                     path, kind, graph.nodes[out].shape, params[end] - params[start],
-                    macs[end] - macs[start], memory[end] - memory[start], bp)))
+                    macs[end] - macs[start], memory[end] - memory[start], bp, start, end)))
         return [row for _, row in sorted(rows, key=lambda r: r[0])]
 
     def to_dict(self, depth: int = 1) -> dict:
