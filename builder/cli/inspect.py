@@ -10,7 +10,7 @@ from . import add_spec_options, load_spec, positive_int
 def add(sub, common):
     p = sub.add_parser("list", parents=[common], help="registered blueprints with params and MACs")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(run=run_list)
+    p.set_defaults(run=run_list, needs_backend=False)
 
     p = sub.add_parser("summary", parents=[common],
                        help="a table of blocks (path, kind, output shape, params, MACs)")
@@ -18,7 +18,7 @@ def add(sub, common):
     p.add_argument("--depth", type=positive_int, default=1, metavar="N",
                    help="how deep the block rows go (1 = top-level blocks)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.set_defaults(run=run_summary)
+    p.set_defaults(run=run_summary, needs_backend=False)
 
 
 def human(n: int) -> str:
