@@ -219,8 +219,10 @@ def test_keras_resnet50_weights_give_the_same_outputs():
     for layer in theirs.layers:  # moving statistics away from 0 and 1, to be compared too
         if isinstance(layer, keras.layers.BatchNormalization):
             gamma, beta, mean, variance = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
-                               rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, variance.shape)])
+            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape),
+                               rng.normal(0, 0.1, beta.shape),
+                               rng.normal(0, 0.1, mean.shape),
+                               rng.uniform(0.5, 1.5, variance.shape)])
     bp = builder.load("resnet50")
     ours = builder.build(bp.replace(head=bp.head.replace(activation=None)))  # logits
     if importlib.util.find_spec("builder.weights") is not None:

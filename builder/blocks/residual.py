@@ -88,7 +88,8 @@ class BasicBlock(Block):
         return self.filters * self.widen_factor
 
     def expand(self, input_shape):
-        out, strides, eps, act = self.output_channels, self.strides, self.bn_epsilon, self.activation
+        out, strides = self.output_channels, self.strides
+        eps, act = self.bn_epsilon, self.activation
         padding = window_padding(3, strides)
         dropout = (Dropout(self.dropout, name="dropout"),) if self.dropout else ()
         if self.version == "v2":
