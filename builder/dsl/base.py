@@ -396,5 +396,4 @@ class Block(Blueprint):
 
 def snake(name: str) -> str:
     """``SeparableConv2D`` -> ``separable_conv2d`` (default child names)."""
-    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
-    return s.lower()
+    return re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
