@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import builder
-from builder import BlueprintError, Network, Sequence
+from builder import BlueprintError, Sequence
 from builder.blocks import DenseBlock, DenseLayer, Transition
 
 # keras.applications DenseNet121/169/201(weights=None), Keras 3.15.1, 224x224x3:
