@@ -51,13 +51,18 @@ def run_list(args):
         print(json.dumps(rows, indent=2))
         return 0
     table = Table(title=f"{len(rows)} registered blueprints")
-    for col, justify in (("name", "left"), ("family", "left"), ("input", "left"),
-                         ("params", "right"), ("MACs", "right"), ("reference", "left")):
-        table.add_column(col, justify=justify)
-    for row in rows:
-        table.add_row(row["name"], row["family"], fmt_shape(row["input_shape"]),
-                      f"{row['total_params']:,}", human(row["macs"]), row["reference"])
-    Console().print(table)
+    cells = [[row["name"], row["family"], "x".join(map(str, row["input_shape"])),
+              f"{row['total_params']:,}", human(row["macs"]), row["reference"]] for row in rows]
+    for i, (col, justify) in enumerate((("name", "left"), ("family", "left"), ("input", "left"),
+                                        ("params", "right"), ("MACs", "right"))):
+        width = max([len(col)] + [len(c[i]) for c in cells])
+        table.add_column(col, justify=justify, no_wrap=True, min_width=width)
+    # the reference takes what room is left, on one line
+    table.add_column("reference", no_wrap=True, overflow="ellipsis", max_width=60)
+    for c in cells:
+        table.add_row(*c)
+    # One line per blueprint even when the output is not a terminal (80 columns then).
+    Console(width=max(Console().width, 140)).print(table)
     return 0
 
 
