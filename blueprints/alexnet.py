@@ -54,14 +54,19 @@ def _convnet(name, layers, input_shape, classes, include_top, dropout):
     return Network(tuple(input_shape), body, head, name=name)
 
 
-ALEXNET_NOTES = (
+INPUT_NOTE = (
     "Input 227x227x3, not the paper's 224: an 11x11 stride-4 filter gives the paper's "
-    "55x55 maps only from 227 ((227 - 11) / 4 + 1 = 55; from 224 it is 54.25). "
-    "The two GPUs are modelled by grouped convolutions (groups=2) in conv2, conv4 and conv5; "
+    "55x55 maps only from 227 ((227 - 11) / 4 + 1 = 55; from 224 it is 54.25).")
+TOWERS_NOTE = (
+    " The two GPUs are modelled by grouped convolutions (groups=2) in conv2, conv4 and conv5; "
     "conv1 is one convolution (each tower's 48 kernels see all three colour channels).")
+SINGLE_NOTE = (
+    " One tower: every convolution sees all maps of the layer before (groups=1), and there "
+    "is no local response normalization; the paper's widths 96-256-384-384-256 are kept "
+    "(torchvision's 'one weird trick' AlexNet narrows them to 64-192-384-256-256).")
 
 
-@register(family="alexnet", reference=ALEXNET_REFERENCE, notes=ALEXNET_NOTES)
+@register(family="alexnet", reference=ALEXNET_REFERENCE, notes=INPUT_NOTE + TOWERS_NOTE)
 def alexnet(input_shape=(227, 227, 3), classes=1000, include_top=True, dropout=0.5):
     """AlexNet as published: two towers (grouped conv2, conv4, conv5), LRN after conv1 and
     conv2, overlapping pools; 60,965,224 parameters."""
@@ -69,10 +74,7 @@ def alexnet(input_shape=(227, 227, 3), classes=1000, include_top=True, dropout=0
 
 
 @register(family="alexnet", reference=ALEXNET_REFERENCE + " (one tower, no LRN)",
-          notes=ALEXNET_NOTES.split(" The two GPUs")[0] + " One tower: every convolution "
-          "sees all maps of the layer before (groups=1), and there is no local response "
-          "normalization; the paper's widths 96-256-384-384-256 are kept (torchvision's "
-          "'one weird trick' AlexNet narrows them to 64-192-384-256-256).")
+          notes=INPUT_NOTE + SINGLE_NOTE)
 def alexnet_single(input_shape=(227, 227, 3), classes=1000, include_top=True, dropout=0.5):
     """AlexNet on one GPU: no groups, no LRN; 62,378,344 parameters."""
     layers = tuple(layer.replace(groups=1, lrn="none") for layer in ALEXNET)
