@@ -83,8 +83,8 @@ def alexnet_single(input_shape=(227, 227, 3), classes=1000, include_top=True, dr
 
 @register(family="alexnet", reference=ZFNET_REFERENCE, notes=(
     "Figure 3 gives 110x110 after the 7x7 stride-2 conv1 on 224x224; no whole padding does "
-    "that exactly, so conv1 pads 1 and drops the last row and column "
-    "((224 - 7 + 2) / 2 + 1 = 110.5). Its 3x3 stride-2 pools give 55 from 110 and 13 from "
+    "that exactly, so conv1 pads 1: (224 - 7 + 2) / 2 + 1 = 110.5, floored to 110, and the "
+    "position left over is the padding, so no input is lost. Its 3x3 stride-2 pools give 55 from 110 and 13 from "
     "26 only with ceil-mode (here 'same') pooling. Contrast normalization is AlexNet's LRN."))
 def zfnet(input_shape=(224, 224, 3), classes=1000, include_top=True, dropout=0.5):
     """ZFNet: AlexNet with a 7x7 stride-2 first layer and a stride-2 second layer."""
