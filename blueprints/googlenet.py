@@ -22,7 +22,13 @@ NOTES = (
     "ours 163,696 with 368 biases); (2) Table 1 gives the 7x7 stem convolution 2.7K "
     "params, but 7x7x3x64 = 9,408 weights (the table's figure is an erratum); (3) the LRN "
     "layers follow the Caffe model (size 5, alpha 1e-4 / 5, beta 0.75, k 1) and have no "
-    "parameters. 'same' padding gives the table's sizes (112, 56, 28, 14, 7).")
+    "parameters; (4) Table 1's params for 4a, 4c, 4d, 4e, 5a, 5b (364K, 463K, 580K, 840K, "
+    "1072K, 1388K) do not follow from its own channel columns, which give 366.75K, "
+    "497.5K, 590.5K, 847K, 1018K, 1409K weights (3a, 3b, 4b agree: 159.5K, 379K, 438K); this "
+    "network follows the channel columns. Totals: ours 6,998,552 parameters (6,990,272 "
+    "weights) against 'about 6.8M'; 1,582,671,872 multiply-adds against 'about 1.5 "
+    "billion' (Table 1's ops column sums to 1,586M). 'same' padding gives the table's "
+    "sizes (112, 56, 28, 14, 7).")
 
 # Table 1: module name, then #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
 # ``None`` marks the 3x3/2 max pool between stages.
