@@ -15,7 +15,8 @@ from builder.blocks import (ConvBNUnscaled, GridReduction, GridReductionAsymmetr
 from builder.dsl import ClassifierHead, MaxPool2D, Network, Sequence
 from builder.registry import register
 
-REFERENCE = "Szegedy et al. 2016, Rethinking the Inception architecture; keras.applications InceptionV3"
+REFERENCE = ("Szegedy et al. 2016, Rethinking the Inception architecture; "
+             "keras.applications InceptionV3")
 
 STEM = (
     ConvBNUnscaled(32, 3, strides=2, padding="valid", name="conv1"),

@@ -3,7 +3,6 @@ Xception against keras.applications (exact parameter counts, and weights that tr
 one to one), bad input."""
 
 import importlib.util
-import json
 
 import numpy as np
 import pytest
