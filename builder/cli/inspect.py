@@ -29,6 +29,11 @@ def human(n: int) -> str:
     return str(n)
 
 
+def dims(shape) -> str:
+    """(28, 28, 256) -> '28x28x256', as the papers print output sizes."""
+    return "x".join("?" if d is None else str(d) for d in shape)
+
+
 def fmt_shape(shape) -> str:
     dims = ["?" if d is None else str(d) for d in shape]
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
@@ -93,21 +98,21 @@ def print_report(report, depth: int = 1, notes: str = "") -> None:
         if callable(columns):
             for key, value in columns().items():
                 extra.setdefault(key, {})[row.path] = value
-    table = Table(title=f"{report.name}: input {fmt_shape(report.input_shape)}",
-                  show_footer=True)
-    table.add_column("path", footer="total")
-    table.add_column("kind")
-    table.add_column("output shape", footer=fmt_shape(report.output_shape))
+    table = Table(title=f"{report.name}: input {dims(report.input_shape)}", show_footer=True)
+    table.add_column("path", footer="total", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("output", footer=dims(report.output_shape), no_wrap=True)
     for key in extra:
-        table.add_column(key, justify="right")
-    table.add_column("params", justify="right", footer=f"{report.total_params:,}")
-    table.add_column("MACs", justify="right", footer=human(report.macs))
+        table.add_column(key, justify="right", no_wrap=True)
+    table.add_column("params", justify="right", footer=f"{report.total_params:,}", no_wrap=True)
+    table.add_column("MACs", justify="right", footer=human(report.macs), no_wrap=True)
     for row in rows:
-        cells = [row.path, row.kind, fmt_shape(row.output_shape)]
+        cells = [row.path, row.kind, dims(row.output_shape)]
         cells += [str(extra[k].get(row.path, "")) for k in extra]
         cells += [f"{row.params:,}", human(row.macs)]
         table.add_row(*cells)
-    console = Console()
+    # Whole rows even when the output is not a terminal (80 columns then).
+    console = Console(width=max(Console().width, 160))
     console.print(table)
     console.print(
         f"Total params: {report.total_params:,} (trainable {report.trainable_params:,}, "
