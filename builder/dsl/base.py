@@ -263,12 +263,25 @@ def _compile(hint):
 # --- the base class -------------------------------------------------------------------------
 
 
+_NO_DEFAULT = object()
+
+
 @functools.cache
 def _plan(cls) -> tuple:
-    """(field name, compiled checker, where-string) for each field of ``cls``."""
+    """(field name, compiled checker, where-string, default) for each field of ``cls``.
+
+    Each default is checked here, once; a value that *is* the default object needs no
+    check again (blocks make many layers that keep most of their defaults).
+    """
     hints = typing.get_type_hints(cls, include_extras=True)
-    return tuple((f.name, checker(hints[f.name]), f"{cls.__name__}.{f.name}")
-                 for f in dataclasses.fields(cls))
+    plan = []
+    for f in dataclasses.fields(cls):
+        check, where = checker(hints[f.name]), f"{cls.__name__}.{f.name}"
+        default = f.default if f.default is not dataclasses.MISSING else _NO_DEFAULT
+        if default is not _NO_DEFAULT and check(default, where) is not default:
+            default = _NO_DEFAULT  # a default that needs normalizing is checked each time
+        plan.append((f.name, check, where, default))
+    return tuple(plan)
 
 
 def _holds_markers(value) -> bool:
@@ -292,8 +305,10 @@ class Data:
 
     def __post_init__(self):
         markers = False
-        for name, check, where in _plan(type(self)):
+        for name, check, where, default in _plan(type(self)):
             value = getattr(self, name)
+            if value is default:
+                continue  # defaults are checked once, when the class is first used
             checked = check(value, where)
             if checked is not value:
                 object.__setattr__(self, name, checked)
