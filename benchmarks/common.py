@@ -20,6 +20,10 @@ REPORT = os.path.join(ROOT, "BENCHMARKS.md")
 sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from builder.cli import quiet_backend_import  # noqa: E402
+
+quiet_backend_import()
+
 
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
