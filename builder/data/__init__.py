@@ -1,0 +1,31 @@
+"""The data layer: from a source string to batched train/validation/test data.
+
+```python
+from builder.data import load_data
+splits = load_data("digits", input_shape=(32, 32, 1), classes=10)
+model.fit(splits.train, validation_data=splits.validation)
+```
+
+Sources: ``digits`` (scikit-learn's handwritten digits, no network), ``synthetic``
+(learnable random data of the blueprint's shape), ``folder:PATH`` (one subfolder of
+images per class), ``npz:PATH`` (arrays x/y or x_train/y_train[/x_test/y_test]) and
+``tfds:NAME[:SPLIT]`` (tensorflow-datasets, prepared in a data directory).
+
+Importing this package does not import TensorFlow; ``pipeline="numpy"`` with the
+in-memory sources never does (keras itself may, on its TensorFlow backend).
+"""
+
+from builder.data.augment import AUGMENTATIONS
+from builder.data.core import PIPELINES, DataSplits, load_data
+from builder.data.source import SOURCE_FORMS, SOURCES, Source, parse_source
+
+__all__ = [
+    "AUGMENTATIONS",
+    "DataSplits",
+    "PIPELINES",
+    "SOURCES",
+    "SOURCE_FORMS",
+    "Source",
+    "load_data",
+    "parse_source",
+]

@@ -1,0 +1,62 @@
+"""The numpy pipeline: a ``keras.utils.PyDataset`` over arrays in memory.
+
+It uses numpy only (no TensorFlow of its own), so it serves the JAX and PyTorch
+backends too. Imported only for pipeline="numpy", since it imports keras.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+
+from builder.data.adapt import Plan
+from builder.data.augment import augment_numpy
+
+
+class ArrayDataset(keras.utils.PyDataset):
+    """Batches of (float32 images, int32 labels) from stored examples.
+
+    With ``shuffle`` the order is a seeded permutation, new every epoch; augmentation
+    draws from a generator seeded by (seed, epoch, batch index), so a batch is the same
+    whichever worker makes it.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, plan: Plan, *, batch_size: int,
+                 shuffle: bool = False, seed: int = 0, augment: tuple[str, ...] = (),
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.x = x
+        self.y = np.asarray(y, dtype=np.int32)
+        self.plan = plan
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.seed = int(seed)
+        self.augment = tuple(augment)
+        self.epoch = 0
+        self._order = self._ordering()
+
+    def _ordering(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(len(self.x))
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, index: int):
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} out of range ({len(self)} batches)")
+        picked = self._order[index * self.batch_size:(index + 1) * self.batch_size]
+        images = self.plan.apply_numpy(self.x[picked])
+        if self.augment:
+            rng = np.random.default_rng([self.seed, self.epoch, index, 1])
+            images = augment_numpy(images, rng, self.augment)
+        return images, self.y[picked]
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self._order = self._ordering()
