@@ -6,7 +6,7 @@ import json
 import pytest
 
 import builder
-from builder import (Activation, BlueprintError, Conv2D, Dense, Flatten, GlobalPool, Network,
+from builder import (Activation, BlueprintError, Conv2D, Dense, Flatten, Network,
                      Parallel, Residual, Sequence)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from ..dsl.base import Block, Min, NonNegativeInt, Pair, PositiveInt, blueprint
+from ..dsl.base import Block, Min, NonNegativeInt, Pair, blueprint
 from ..dsl.combinators import Parallel, Sequence
 from ..dsl.layers import AvgPool2D, ChannelAffine, Conv2D, SelectChannels
 from ..errors import BlueprintError

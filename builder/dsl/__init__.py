@@ -9,3 +9,18 @@ from .layers import (LSTM, GRU, Activation, Add, AvgPool2D, BatchNorm, Bidirecti
                      Normalization, Permute, Rescaling, Reshape, SelectChannels,
                      SeparableConv2D, SimpleRNN, ZeroPadding2D)
 from .markers import Boolean, Choice, Float, Int, Marker, concrete, has_markers
+
+__all__ = [
+    # machinery
+    "Block", "Blueprint", "Layer", "blueprint", "replace",
+    # combinators
+    "ClassifierHead", "Identity", "Network", "Parallel", "Repeat", "Residual", "Sequence",
+    "SideOutput",
+    # primitives
+    "LSTM", "GRU", "Activation", "Add", "AvgPool2D", "BatchNorm", "Bidirectional",
+    "ChannelAffine", "Concatenate", "Conv2D", "Dense", "DepthwiseConv2D", "Dropout", "Flatten",
+    "GlobalPool", "LocalResponseNorm", "MaxPool2D", "Multiply", "Normalization", "Permute",
+    "Rescaling", "Reshape", "SelectChannels", "SeparableConv2D", "SimpleRNN", "ZeroPadding2D",
+    # search-space markers
+    "Boolean", "Choice", "Float", "Int", "Marker", "concrete", "has_markers",
+]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Literal, Union
 
 from ..errors import BlueprintError
-from .base import (Layer, Max, Min, NonNegativeInt, Pair, PositiveInt, Rate, Shape,
+from .base import (Layer, Max, Min, NonNegativeInt, Pair, PositiveInt, Rate,
                    blueprint)
 
 ActivationName = Literal[

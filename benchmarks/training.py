@@ -1,0 +1,171 @@
+"""Training throughput through ``fit``, ours against keras.applications, and the achieved
+FLOP rate against this machine's measured matmul peak.
+
+    python benchmarks/training.py [--names resnet50,mobilenet_v2,efficientnet_b0]
+        [--sizes 64,224] [--policies float32,mixed_bfloat16,auto] [--batch-size 32]
+        [--steps 8] [--repeat 3]
+
+Both models get the same in-memory tf.data pipeline, batch size, optimizer and loss. After
+a warm-up epoch (excluded) the two models train one epoch of ``--steps`` steps in turns,
+``--repeat`` times; the table reports the median images per second and the ratio. At
+224x224 the steps are divided by 4 to keep the run to minutes on a small machine.
+
+Goals: ours at least 1.0x keras.applications (within noise) for the same network and
+settings; ``auto`` (builder's measured precision choice) at least as fast as the best fixed
+policy within noise and never slower than float32.
+
+Achieved FLOP rate = MACs (from builder's analysis) x 2 FLOPs x 3 (forward and backward)
+x images per second, against the peak of a large matmul measured here in float32 and
+bfloat16.
+"""
+
+import argparse
+import statistics
+import time
+
+import common
+
+
+def matmul_peak(dtype: str, n: int = 2048, repeat: int = 10) -> float:
+    """FLOP/s of an n x n matmul in ``dtype`` (best of ``repeat``)."""
+    import tensorflow as tf
+
+    a = tf.random.normal((n, n), dtype=tf.float32)
+    a = tf.cast(a, dtype)
+    f = tf.function(lambda x: tf.matmul(x, x))
+    f(a).numpy()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        f(a).numpy()
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 / best
+
+
+def dataset(size: int, batch: int, classes: int):
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x = rng.random((batch * 4, size, size, 3), dtype=np.float32)
+    y = rng.integers(0, classes, batch * 4).astype("int32")
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch).cache().repeat().prefetch(2)
+
+
+class Timer:
+    def __init__(self):
+        import keras
+
+        class Callback(keras.callbacks.Callback):
+            def on_epoch_begin(cb, epoch, logs=None):
+                cb.start = time.perf_counter()
+
+            def on_epoch_end(cb, epoch, logs=None):
+                self.last = time.perf_counter() - cb.start
+
+        self.callback = Callback()
+        self.last = None
+
+
+def compile_model(model):
+    import keras
+
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                  loss="sparse_categorical_crossentropy")
+    return model
+
+
+def resolve_policy(policy, name, size, classes, batch):
+    """'auto' -> the policy builder's training would choose for this model."""
+    if policy != "auto":
+        return policy, ""
+    try:
+        from builder.training.precision import choose_precision
+    except ImportError:
+        return None, "builder.training.precision is not available"
+    import builder
+
+    bp = builder.load(name, input_shape=(size, size, 3), classes=classes)
+    decision = choose_precision("auto", bp, batch_size=batch)
+    return decision["policy"], decision.get("reason", "")
+
+
+def measure(name, size, policy, batch, steps, repeat, classes=10):
+    import keras
+
+    import builder
+
+    keras.backend.clear_session()
+    keras.mixed_precision.set_global_policy(policy)
+    data = dataset(size, batch, classes)
+    bp = builder.load(name, input_shape=(size, size, 3), classes=classes)
+    models = {"ours": compile_model(builder.build(bp)),
+              "keras": compile_model(common.keras_app(name, input_shape=(size, size, 3),
+                                                      classes=classes))}
+    timers = {k: Timer() for k in models}
+    for key, model in models.items():  # warm-up: tracing and compiling, excluded
+        model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
+    seconds = {k: [] for k in models}
+    for _ in range(repeat):
+        for key, model in models.items():
+            model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0,
+                      callbacks=[timers[key].callback])
+            seconds[key].append(timers[key].last)
+    keras.mixed_precision.set_global_policy("float32")
+    ips = {k: batch * steps / statistics.median(v) for k, v in seconds.items()}
+    return ips, builder.analyze(bp).macs
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--names", default="resnet50,mobilenet_v2,efficientnet_b0")
+    parser.add_argument("--sizes", default="64,224")
+    parser.add_argument("--policies", default="float32,mixed_bfloat16,auto")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    peaks = {d: matmul_peak(d) for d in ("float32", "bfloat16")}
+    rows, notes = [], []
+    for name in args.names.split(","):
+        for size in (int(s) for s in args.sizes.split(",")):
+            steps = max(2, args.steps // 4) if size >= 160 else args.steps
+            best_fixed = {}
+            for requested in args.policies.split(","):
+                policy, reason = resolve_policy(requested, name, size, 10, args.batch_size)
+                if policy is None:
+                    notes.append(f"{name} {size}: auto skipped ({reason})")
+                    continue
+                ips, macs = measure(name, size, policy, args.batch_size, steps, args.repeat)
+                peak = peaks["bfloat16" if "bfloat16" in policy else "float32"]
+                flops = macs * 2 * 3 * ips["ours"]
+                label = requested if requested == policy else f"{requested} -> {policy}"
+                if requested != "auto":
+                    best_fixed[requested] = ips["ours"]
+                rows.append([name, f"{size}x{size}", label, f"{ips['ours']:.1f}",
+                             f"{ips['keras']:.1f}", f"{ips['ours'] / ips['keras']:.2f}",
+                             f"{flops / 1e9:.1f}", f"{100 * flops / peak:.1f}%"])
+                if requested == "auto" and best_fixed:
+                    best = max(best_fixed.values())
+                    notes.append(f"{name} {size}: auto ({policy}) {ips['ours']:.1f} img/s vs best "
+                                 f"fixed {best:.1f} ({ips['ours'] / best:.2f}x), float32 "
+                                 f"{best_fixed.get('float32', float('nan')):.1f}")
+                print(rows[-1], flush=True)
+    header = ["blueprint", "input", "precision", "ours img/s", "keras img/s", "ratio",
+              "ours GFLOP/s", "of matmul peak"]
+    common.print_table("Training throughput (median of interleaved epochs)", header, rows)
+    peak_line = (f"Matmul peak measured in this run (2048x2048): float32 "
+                 f"{peaks['float32'] / 1e9:.0f} GFLOP/s, bfloat16 {peaks['bfloat16'] / 1e9:.0f} GFLOP/s. "
+                 f"Batch {args.batch_size}, {args.steps} steps an epoch at 64x64 "
+                 f"({max(2, args.steps // 4)} at 224x224), {args.repeat} timed epochs each.")
+    print(peak_line)
+    for n in notes:
+        print(n)
+    common.write_section("training", "Training throughput against keras.applications",
+                         common.table(header, rows) + "\n\n" + peak_line + "\n\n"
+                         + "\n".join(f"- {n}" for n in notes))
+
+
+if __name__ == "__main__":
+    main()

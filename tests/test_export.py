@@ -1,0 +1,111 @@
+"""Exports of a run: written atomically, loaded back by the format's own runtime, and
+compared output for output with the Keras model."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import builder
+from builder import export as ex
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A run directory as 'builder train' writes it (model.keras, blueprint.json ...)."""
+    path = tmp_path_factory.mktemp("runs") / "lenet"
+    path.mkdir()
+    bp = builder.load("lenet5_full")
+    model = builder.build(bp)
+    model.save(path / "model.keras")
+    (path / "blueprint.json").write_text(bp.to_json())
+    (path / "config.json").write_text(json.dumps({"epochs": 1, "class_names": [str(i) for i in range(10)]}))
+    (path / "metrics.json").write_text(json.dumps({"test_accuracy": 0.5}))
+    return str(path)
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "builder", *args], capture_output=True, text=True)
+
+
+def test_saved_model_takes_raw_images_of_any_batch_and_size(run_dir, tmp_path):
+    import tensorflow as tf
+
+    out = str(tmp_path / "sm")
+    results = ex.export(run_dir, "saved_model", out)
+    assert all(diff <= 1e-4 for _, diff in results)
+    loaded = tf.saved_model.load(out)
+    model = ex.load_run(run_dir).model
+    x = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 1), dtype=np.uint8)
+    probs = list(loaded.signatures["serving_default"](images=tf.constant(x)).values())[0].numpy()
+    np.testing.assert_allclose(probs, model(x.astype("float32") / 255), atol=1e-5)
+    np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
+    big = np.zeros((2, 64, 48, 1), np.uint8)  # any size: resized inside
+    assert list(loaded.signatures["serving_default"](images=tf.constant(big)).values())[0].shape == (2, 10)
+    meta = json.loads((tmp_path / "sm" / "builder.json").read_text())
+    assert meta["blueprint"]["name"] == "lenet5_full" and len(meta["blueprint_sha256"]) == 64
+    assert meta["metrics"] == {"test_accuracy": 0.5}
+
+
+def test_keras_export_round_trip(run_dir, tmp_path):
+    out = str(tmp_path / "model.keras")
+    results = ex.export(run_dir, "keras", out)
+    assert results[0][1] <= 1e-4 and os.path.isfile(out)
+
+
+@pytest.mark.parametrize("fmt, name", [("onnx", "model.onnx"), ("tflite", "model.tflite")])
+def test_onnx_and_tflite_verified(run_dir, tmp_path, fmt, name):
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime")
+        pytest.importorskip("tf2onnx")
+    out = str(tmp_path / name)
+    results = ex.export(run_dir, fmt, out)
+    assert results and all(diff <= ex.TOLERANCE[fmt] for _, diff in results)
+    assert os.path.isfile(out)
+    assert sorted(os.listdir(tmp_path)) == sorted([name] + ([name + ".json"] if fmt == "tflite" else []))
+
+
+def test_failed_export_leaves_nothing(run_dir, tmp_path, monkeypatch):
+    def broken(run, path, reference):
+        raise ex.ExportError("simulated mismatch")
+
+    monkeypatch.setitem(ex.WRITERS, "saved_model", (ex.WRITERS["saved_model"][0], broken))
+    with pytest.raises(ex.ExportError):
+        ex.export(run_dir, "saved_model", str(tmp_path / "sm"))
+    assert os.listdir(tmp_path) == []
+
+
+def test_cli_export_prints_the_comparison(run_dir, tmp_path):
+    out = cli("export", run_dir, "--format", "keras", "--out", str(tmp_path / "m.keras"))
+    assert out.returncode == 0, out.stderr
+    assert "max |difference|" in out.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--format", "keras", "--out", "{tmp}/m.onnx"), ["ending in .keras"]),
+    (("--format", "saved_model", "--out", "{tmp}/missing/sm"), ["cannot write"]),
+    (("--format", "pickle", "--out", "{tmp}/x"), ["--format"]),
+])
+def test_cli_export_bad_arguments(run_dir, tmp_path, args, words):
+    out = cli("export", run_dir, *[a.format(tmp=tmp_path) for a in args])
+    assert out.returncode == 2 and out.stderr.startswith("error:")
+    for w in words:
+        assert w in out.stderr
+
+
+def test_cli_export_not_a_run(tmp_path):
+    out = cli("export", str(tmp_path), "--format", "keras", "--out", str(tmp_path / "m.keras"))
+    assert out.returncode == 2 and "not a run directory" in out.stderr
+
+
+def test_existing_target_needs_force(run_dir, tmp_path):
+    out = tmp_path / "m.keras"
+    out.write_text("old")
+    result = cli("export", run_dir, "--format", "keras", "--out", str(out))
+    assert result.returncode == 2 and "--force" in result.stderr
+    assert out.read_text() == "old"
+    result = cli("export", run_dir, "--format", "keras", "--out", str(out), "--force")
+    assert result.returncode == 0 and out.read_bytes()[:2] == b"PK"
