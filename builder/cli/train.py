@@ -60,7 +60,7 @@ def add(sub, common):
     p.add_argument("--early-stopping", type=positive_int, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without a better validation loss")
     p.add_argument("--class-weights", metavar="balanced", help="weigh classes by 1/frequency")
-    p.add_argument("--augment", metavar="LIST", help="flip,crop,rotate (training data only)")
+    p.add_argument("--augment", metavar="LIST", help="flip,crop,rotate or none (training data only; default rotate)")
     p.add_argument("--precision", metavar="NAME", help="auto (default), float32, "
                    "mixed_float16 or mixed_bfloat16")
     p.add_argument("--strategy", metavar="NAME", help="auto (default), none or mirrored")

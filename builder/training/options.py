@@ -38,7 +38,7 @@ class TrainOptions:
     seed: int = 0
     early_stopping: int | None = None    # patience in epochs on validation loss
     class_weights: str | None = None     # "balanced"
-    augment: tuple[str, ...] = ()
+    augment: tuple[str, ...] = ("rotate",)  # mild (up to 15 degrees), training data only
     precision: str = "auto"
     strategy: str = "auto"
     init_from: str | None = None         # a run directory or a weights/model file
@@ -127,7 +127,9 @@ class TrainOptions:
 
 
 def parse_augment(text: str) -> tuple[str, ...]:
-    """``"flip,crop"`` -> ``("flip", "crop")``."""
+    """``"flip,crop"`` -> ``("flip", "crop")``; ``"none"`` -> ``()``."""
+    if text.strip() == "none":
+        return ()
     return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
