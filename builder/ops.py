@@ -84,7 +84,13 @@ def _pads(padding) -> tuple[int, int] | str:
 
 
 def _window(n, size, stride, pad, dilation, what, axis):
-    """One spatial axis of a convolution or pooling window: (output size, note or None)."""
+    """One spatial axis of a convolution or pooling window: (output size, note or None).
+
+    The note is set when input values are never read: the windows leave over
+    (N - F + 2P) mod S positions at the end, which lose data when they reach past the
+    padding. Windows narrower than their stride skip positions by design (a 1x1 conv at
+    stride 2): no note for those.
+    """
     if n is None:
         return None, None
     span = dilation * (size - 1) + 1
@@ -98,10 +104,10 @@ def _window(n, size, stride, pad, dilation, what, axis):
             + (f" with padding {p}" if p else "")
             + "; the input is too small here (use a larger input, 'same' padding or fewer strides)"
         )
+    lost = room % stride - p
     note = None
-    if room % stride:
-        note = (f"(N - F + 2P) / S = ({n} - {span} + {2 * p}) / {stride} is not whole, "
-                f"so the last {room % stride} {axis}(s) are dropped")
+    if lost > 0 and span >= stride:
+        note = f"({n} - {span} + {2 * p}) / {stride} is not whole: the last {lost} {axis}(s)"
     return room // stride + 1, note
 
 
@@ -114,7 +120,10 @@ def _spatial(layer, shape, kernel, strides, padding, dilation, warn):
                                              ("row", "column"))]
     notes = [note for _, note in results if note]
     if notes:
-        warn(f"{layer.kind} window does not fit evenly: " + "; ".join(dict.fromkeys(notes)))
+        if len(notes) == 2 and notes[0].replace("row", "column") == notes[1]:
+            notes = [notes[0].replace("row(s)", "rows and columns")]
+        warn(f"{layer.kind}: (N - F + 2P) / S = " + "; ".join(notes)
+             + " of the input are never read")
     return tuple(size for size, _ in results)
 
 

@@ -30,13 +30,21 @@ def _weighted_layers(model):
         has_weights = bool(layer.weights)
         depth[id(layer)] = max((depth.get(id(p), 0) for p in parents), default=0) + has_weights
         if has_weights:
-            shapes = tuple(tuple(w.shape) for w in layer.weights)
-            result.append((layer, (_kind(layer), shapes, depth[id(layer)])))
+            kind, shapes = _canonical(layer)
+            result.append((layer, (kind, shapes, depth[id(layer)])))
     return result
 
 
-def _kind(layer) -> str:
-    return type(layer).__name__
+def _canonical(layer):
+    """The layer's kind and weight shapes, with a 1x1 convolution over a 1x1 map taken as
+    the dense layer it is (keras.applications' MobileNet classifies with one)."""
+    kind = type(layer).__name__
+    shapes = tuple(tuple(w.shape) for w in layer.weights)
+    if kind == "Conv2D" and shapes[0][:2] == (1, 1) and getattr(layer, "groups", 1) == 1:
+        spatial = tuple(layer.input.shape[1:3]) if hasattr(layer, "input") else None
+        if spatial == (1, 1):
+            return "Dense", (shapes[0][2:],) + shapes[1:]
+    return kind, shapes
 
 
 def _describe(layer, signature) -> str:
@@ -72,7 +80,8 @@ def transfer_weights(src_model, dst_model) -> list[tuple[str, str]]:
             f"the weights do not fit: {dst_model.name} has {len(dst)} layers with weights and "
             f"{src_model.name} {len(src)}; first without a source: {_describe(*extra)}")
     for s, d in pairs:
-        d.set_weights(s.get_weights())
+        targets = [tuple(w.shape) for w in d.weights]
+        d.set_weights([w.reshape(t) for w, t in zip(s.get_weights(), targets)])
     return [(s.name, d.name) for s, d in pairs]
 
 

@@ -62,6 +62,23 @@ def test_even_window_does_not_warn():
     assert one(Conv2D(1, 3, strides=2, padding="valid"), (7, 7, 1))[3] == []
 
 
+@pytest.mark.parametrize("layer, shape", [
+    # the leftover position is padding, not data (ResNet's stem)
+    (Conv2D(64, 7, strides=2, padding=3), (224, 224, 3)),
+    # a window narrower than its stride skips positions by design
+    (Conv2D(8, 1, strides=2, padding="valid"), (56, 56, 4)),
+])
+def test_no_warning_when_no_input_is_lost(layer, shape):
+    assert one(layer, shape)[3] == []
+
+
+def test_default_names():
+    from builder.dsl.base import snake
+
+    assert [snake(n) for n in ("MaxPool2D", "SeparableConv2D", "BatchNorm", "LSTM", "ConvBN")] == [
+        "max_pool2d", "separable_conv2d", "batch_norm", "lstm", "conv_bn"]
+
+
 def test_batchnorm_counts_trainable_and_not():
     r = builder.analyze(BatchNorm(), input_shape=(4, 4, 10))
     assert (r.trainable_params, r.non_trainable_params) == (20, 20)

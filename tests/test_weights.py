@@ -57,3 +57,18 @@ def test_build_with_weights_from_a_model_and_a_file(tmp_path):
     np.testing.assert_allclose(again(x), src(x), atol=1e-5)
     with pytest.raises(BlueprintError, match="no such weights file"):
         builder.build(bp, weights=str(tmp_path / "none.keras"))
+
+
+def test_one_by_one_conv_on_a_one_by_one_map_transfers_to_dense():
+    import keras
+    from keras import layers
+
+    x = keras.Input((4, 4, 8))
+    y = layers.GlobalAveragePooling2D(keepdims=True)(x)
+    y = layers.Conv2D(3, 1, name="conv_preds")(y)
+    y = layers.Reshape((3,))(y)
+    src = keras.Model(x, y)
+    ours = builder.build(Network((4, 4, 8), Sequence((GlobalPool(name="pool"), Dense(3, name="fc")))))
+    builder.transfer_weights(src, ours)
+    data = np.random.default_rng(3).random((2, 4, 4, 8)).astype("float32")
+    np.testing.assert_allclose(src(data), ours(data), atol=1e-5)

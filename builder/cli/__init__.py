@@ -36,10 +36,38 @@ def parser() -> Parser:
     return top
 
 
+def quiet_backend_import() -> None:
+    """Import Keras and its backend with stderr closed.
+
+    TensorFlow prints start-up notes (oneDNN, no CUDA driver) before its logging is set
+    up, so no environment variable silences them; they would precede every command's
+    output. Errors raised later still reach stderr.
+    """
+    if "keras" in sys.modules or os.environ.get("BUILDER_VERBOSE_BACKEND"):
+        return
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # the CUDA probe prints here, once
+            tf.constant(0)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = parser().parse_args(argv)
     try:
+        if getattr(args, "needs_backend", True):
+            quiet_backend_import()
         return args.run(args) or 0
     except UserError as e:
         if args.debug:

@@ -10,7 +10,7 @@ from . import add_spec_options, load_spec, positive_int
 def add(sub, common):
     p = sub.add_parser("list", parents=[common], help="registered blueprints with params and MACs")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(run=run_list)
+    p.set_defaults(run=run_list, needs_backend=False)
 
     p = sub.add_parser("summary", parents=[common],
                        help="a table of blocks (path, kind, output shape, params, MACs)")
@@ -18,7 +18,7 @@ def add(sub, common):
     p.add_argument("--depth", type=positive_int, default=1, metavar="N",
                    help="how deep the block rows go (1 = top-level blocks)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.set_defaults(run=run_summary)
+    p.set_defaults(run=run_summary, needs_backend=False)
 
 
 def human(n: int) -> str:
@@ -27,6 +27,11 @@ def human(n: int) -> str:
         if abs(n) >= size:
             return f"{n / size:.2f}{unit}"
     return str(n)
+
+
+def dims(shape) -> str:
+    """(28, 28, 256) -> '28x28x256', as the papers print output sizes."""
+    return "x".join("?" if d is None else str(d) for d in shape)
 
 
 def fmt_shape(shape) -> str:
@@ -51,13 +56,18 @@ def run_list(args):
         print(json.dumps(rows, indent=2))
         return 0
     table = Table(title=f"{len(rows)} registered blueprints")
-    for col, justify in (("name", "left"), ("family", "left"), ("input", "left"),
-                         ("params", "right"), ("MACs", "right"), ("reference", "left")):
-        table.add_column(col, justify=justify)
-    for row in rows:
-        table.add_row(row["name"], row["family"], fmt_shape(row["input_shape"]),
-                      f"{row['total_params']:,}", human(row["macs"]), row["reference"])
-    Console().print(table)
+    cells = [[row["name"], row["family"], "x".join(map(str, row["input_shape"])),
+              f"{row['total_params']:,}", human(row["macs"]), row["reference"]] for row in rows]
+    for i, (col, justify) in enumerate((("name", "left"), ("family", "left"), ("input", "left"),
+                                        ("params", "right"), ("MACs", "right"))):
+        width = max([len(col)] + [len(c[i]) for c in cells])
+        table.add_column(col, justify=justify, no_wrap=True, min_width=width)
+    # the reference takes what room is left, on one line
+    table.add_column("reference", no_wrap=True, overflow="ellipsis", max_width=60)
+    for c in cells:
+        table.add_row(*c)
+    # One line per blueprint even when the output is not a terminal (80 columns then).
+    Console(width=max(Console().width, 140)).print(table)
     return 0
 
 
@@ -88,21 +98,21 @@ def print_report(report, depth: int = 1, notes: str = "") -> None:
         if callable(columns):
             for key, value in columns().items():
                 extra.setdefault(key, {})[row.path] = value
-    table = Table(title=f"{report.name}: input {fmt_shape(report.input_shape)}",
-                  show_footer=True)
-    table.add_column("path", footer="total")
-    table.add_column("kind")
-    table.add_column("output shape", footer=fmt_shape(report.output_shape))
+    table = Table(title=f"{report.name}: input {dims(report.input_shape)}", show_footer=True)
+    table.add_column("path", footer="total", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("output", footer=dims(report.output_shape), no_wrap=True)
     for key in extra:
-        table.add_column(key, justify="right")
-    table.add_column("params", justify="right", footer=f"{report.total_params:,}")
-    table.add_column("MACs", justify="right", footer=human(report.macs))
+        table.add_column(key, justify="right", no_wrap=True)
+    table.add_column("params", justify="right", footer=f"{report.total_params:,}", no_wrap=True)
+    table.add_column("MACs", justify="right", footer=human(report.macs), no_wrap=True)
     for row in rows:
-        cells = [row.path, row.kind, fmt_shape(row.output_shape)]
+        cells = [row.path, row.kind, dims(row.output_shape)]
         cells += [str(extra[k].get(row.path, "")) for k in extra]
         cells += [f"{row.params:,}", human(row.macs)]
         table.add_row(*cells)
-    console = Console()
+    # Whole rows even when the output is not a terminal (80 columns then).
+    console = Console(width=max(Console().width, 160))
     console.print(table)
     console.print(
         f"Total params: {report.total_params:,} (trainable {report.trainable_params:,}, "

@@ -17,7 +17,7 @@ def add(sub, common):
                    help=f"the picture to write ({', '.join(FORMATS)}, by extension)")
     p.add_argument("--depth", type=positive_int, default=1, metavar="N",
                    help="how deep the boxes go (1 = top-level blocks)")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, needs_backend=False)
 
 
 def run(args):

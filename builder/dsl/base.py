@@ -39,7 +39,7 @@ class Min:
         for v in _numbers(value):
             if v < self.bound or (self.exclusive and v == self.bound):
                 op = ">" if self.exclusive else ">="
-                raise _specific(f"{where} must be {op} {self.bound}, got {value!r}")
+                raise _specific(f"{_w(where)} must be {op} {self.bound}, got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Max:
         for v in _numbers(value):
             if v > self.bound or (self.exclusive and v == self.bound):
                 op = "<" if self.exclusive else "<="
-                raise _specific(f"{where} must be {op} {self.bound}, got {value!r}")
+                raise _specific(f"{_w(where)} must be {op} {self.bound}, got {value!r}")
 
 
 class Broadcast:
@@ -72,7 +72,7 @@ class Named:
     def check(self, value, where):
         if isinstance(value, str) and not NAME_PATTERN.match(value):
             raise _specific(
-                f"{where} {value!r} is not a usable name: use letters, digits, '_' and '-'")
+                f"{_w(where)} {value!r} is not a usable name: use letters, digits, '_' and '-'")
 
 
 def _specific(message):
@@ -126,104 +126,195 @@ def describe(hint) -> str:
     return str(hint)
 
 
-def coerce(value, hint, where: str):
-    """Check ``value`` against the annotation ``hint``; return it normalized."""
-    from .markers import Marker  # a marker stands for several values; check each
+def _w(where) -> str:
+    """``where`` is a string or, to save formatting on the fast path, a callable."""
+    return where() if callable(where) else where
 
-    if isinstance(value, Marker):
-        return value.checked(lambda v: coerce(v, hint, where), hint, where)
+
+def coerce(value, hint, where):
+    """Check ``value`` against the annotation ``hint``; return it normalized."""
+    return checker(hint)(value, where)
+
+
+def _fail(hint, value, where, extra=""):
+    raise BlueprintError(f"{_w(where)} must be {describe(hint)}, got {value!r}{extra}")
+
+
+@functools.cache
+def checker(hint):
+    """Compile an annotation once into a function ``(value, where) -> value``.
+
+    Markers are taken first at every level: each candidate value is checked against the
+    whole annotation (a Choice(["same", 1]) on a padding field that takes both).
+    """
+    inner = _compile(hint)
+
+    def check(value, where):
+        if type(value) in _MARKER_TYPES:
+            return value.checked(lambda v: check(v, where), hint, _w(where))
+        return inner(value, where)
+
+    return check
+
+
+def _compile(hint):
     origin = get_origin(hint)
     if origin is Annotated:
         base, *constraints = get_args(hint)
-        for c in constraints:
-            if hasattr(c, "prepare"):
-                value = c.prepare(value)
-        value = coerce(value, base, where)
-        for c in constraints:
-            if hasattr(c, "check"):
-                c.check(value, where)
-        return value
+        prepares = [c.prepare for c in constraints if hasattr(c, "prepare")]
+        checks = [c.check for c in constraints if hasattr(c, "check")]
+        inner = checker(base)
+
+        def annotated(value, where):
+            for prepare in prepares:
+                value = prepare(value)
+            value = inner(value, where)
+            for check in checks:
+                check(value, where)
+            return value
+
+        return annotated
     if hint is Any:
-        return value
+        return lambda value, where: value
     if origin in (Union, types.UnionType):
-        return _coerce_union(value, get_args(hint), where, hint)
+        arms = [checker(a) for a in get_args(hint)]
+
+        def union(value, where):
+            errors = []
+            for arm in arms:
+                try:
+                    return arm(value, where)
+                except BlueprintError as e:
+                    errors.append(e)
+            # An arm that took the value's type but not its value (a range, a close
+            # name) says more than the generic "must be X or Y": report that one.
+            for e in errors:
+                if getattr(e, "specific", False):
+                    raise e
+            _fail(hint, value, where)
+
+        return union
     if origin is Literal:
         choices = get_args(hint)
-        for c in choices:
-            if value == c and type(value) is type(c):
-                return value
-        suggestion = did_you_mean(value, choices) if isinstance(value, str) else ""
-        error = BlueprintError(f"{where} must be {describe(hint)}, got {value!r}{suggestion}")
-        error.specific = bool(suggestion)
-        raise error
+        allowed = {(type(c), c) for c in choices}
+
+        def literal(value, where):
+            try:
+                if (type(value), value) in allowed:
+                    return value
+            except TypeError:  # unhashable
+                pass
+            suggestion = did_you_mean(value, choices) if isinstance(value, str) else ""
+            error = BlueprintError(f"{_w(where)} must be {describe(hint)}, got {value!r}{suggestion}")
+            error.specific = bool(suggestion)
+            raise error
+
+        return literal
     if origin is tuple:
-        return _coerce_tuple(value, get_args(hint), where, hint)
+        args = get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            item = checker(args[0])
+
+            def sequence(value, where):
+                if not isinstance(value, (list, tuple)):
+                    _fail(hint, value, where)
+                return tuple([item(v, lambda i=i: f"{_w(where)}[{i}]") for i, v in enumerate(value)])
+
+            return sequence
+        items = [checker(a) for a in args]
+
+        def fixed(value, where):
+            if not isinstance(value, (list, tuple)):
+                _fail(hint, value, where)
+            if len(value) != len(items):
+                raise BlueprintError(f"{_w(where)} must be {describe(hint)}, got "
+                                     f"{len(value)} values: {value!r}")
+            return tuple([c(v, lambda i=i: f"{_w(where)}[{i}]")
+                          for i, (c, v) in enumerate(zip(items, value))])
+
+        return fixed
     if hint is type(None):
-        if value is None:
-            return None
-    elif hint is bool:
-        if isinstance(value, bool):
-            return value
-    elif hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif hint is str:
-        if isinstance(value, str):
-            return value
-    elif isinstance(hint, type):
-        if isinstance(value, hint):
-            return value
-    raise BlueprintError(f"{where} must be {describe(hint)}, got {value!r}")
+        def none(value, where):
+            return None if value is None else _fail(hint, value, where)
 
+        return none
+    if hint is float:
+        def number(value, where):
+            if type(value) is float:
+                return value
+            if type(value) is int:
+                return float(value)
+            _fail(hint, value, where)
 
-def _coerce_union(value, arms, where, hint):
-    errors = []
-    for arm in arms:
-        try:
-            return coerce(value, arm, where)
-        except BlueprintError as e:
-            errors.append(e)
-    # An arm that took the value's type but not its value (a range, a close name) says
-    # more than the generic "must be X or Y": report that one.
-    for e in errors:
-        if getattr(e, "specific", False):
-            raise e
-    raise BlueprintError(f"{where} must be {describe(hint)}, got {value!r}")
+        return number
+    if hint in (int, bool, str):
+        def exact(value, where):
+            return value if type(value) is hint else _fail(hint, value, where)
 
+        return exact
+    if isinstance(hint, type):
+        def instance(value, where):
+            return value if isinstance(value, hint) else _fail(hint, value, where)
 
-def _coerce_tuple(value, args, where, hint):
-    if not isinstance(value, (list, tuple)):
-        raise BlueprintError(f"{where} must be {describe(hint)}, got {value!r}")
-    if len(args) == 2 and args[1] is Ellipsis:
-        return tuple(coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
-    if len(value) != len(args):
-        raise BlueprintError(
-            f"{where} must be {describe(hint)}, got {len(value)} values: {value!r}"
-        )
-    return tuple(coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        return instance
+    raise TypeError(f"unsupported field annotation {hint!r}")
 
 
 # --- the base class -------------------------------------------------------------------------
 
 
+_NO_DEFAULT = object()
+
+
 @functools.cache
-def _hints(cls) -> dict[str, Any]:
-    return typing.get_type_hints(cls, include_extras=True)
+def _plan(cls) -> tuple:
+    """(field name, compiled checker, where-string, default) for each field of ``cls``.
+
+    Each default is checked here, once; a value that *is* the default object needs no
+    check again (blocks make many layers that keep most of their defaults).
+    """
+    hints = typing.get_type_hints(cls, include_extras=True)
+    plan = []
+    for f in dataclasses.fields(cls):
+        check, where = checker(hints[f.name]), f"{cls.__name__}.{f.name}"
+        default = f.default if f.default is not dataclasses.MISSING else _NO_DEFAULT
+        if default is not _NO_DEFAULT and check(default, where) is not default:
+            default = _NO_DEFAULT  # a default that needs normalizing is checked each time
+        plan.append((f.name, check, where, default))
+    return tuple(plan)
+
+
+def _holds_markers(value) -> bool:
+    if type(value) in _MARKER_TYPES:
+        return True
+    if isinstance(value, Data):
+        return value._has_markers
+    if type(value) is tuple:
+        return any(_holds_markers(v) for v in value)
+    return False
+
+
+# Filled by builder.dsl.markers (which imports this module) with the marker classes.
+_MARKER_TYPES: set = set()
 
 
 class Data:
     """Frozen, checked, JSON-serializable value: the base of blueprints and markers."""
 
+    _has_markers = False  # set per object when it is made
+
     def __post_init__(self):
-        hints = _hints(type(self))
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            checked = coerce(value, hints[f.name], f"{type(self).__name__}.{f.name}")
+        markers = False
+        for name, check, where, default in _plan(type(self)):
+            value = getattr(self, name)
+            if value is default:
+                continue  # defaults are checked once, when the class is first used
+            checked = check(value, where)
             if checked is not value:
-                object.__setattr__(self, f.name, checked)
+                object.__setattr__(self, name, checked)
+            markers = markers or _holds_markers(checked)
+        # Recorded once, so that lowering can skip the walk for marker-free trees.
+        object.__setattr__(self, "_has_markers", markers)
         self.validate()
 
     def validate(self) -> None:
@@ -320,5 +411,4 @@ class Block(Blueprint):
 
 def snake(name: str) -> str:
     """``SeparableConv2D`` -> ``separable_conv2d`` (default child names)."""
-    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
-    return s.lower()
+    return re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()

@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any, Literal
 
 from ..errors import BlueprintError
-from .base import Data, blueprint
+from .base import _MARKER_TYPES, Data, blueprint
 
 
 class Marker(Data):
@@ -108,8 +108,13 @@ def _same(a, b) -> bool:
     return a == b and type(a) is type(b)
 
 
+_MARKER_TYPES.update({Choice, Int, Float, Boolean})
+
+
 def concrete(value):
     """Replace every marker in a blueprint (recursively) by its default."""
+    if isinstance(value, Data) and not isinstance(value, Marker) and not value._has_markers:
+        return value
     if isinstance(value, Marker):
         return concrete(value.default)
     if isinstance(value, tuple):
@@ -126,10 +131,7 @@ def concrete(value):
 
 
 def has_markers(value) -> bool:
-    if isinstance(value, Marker):
-        return True
-    if isinstance(value, tuple):
-        return any(has_markers(v) for v in value)
-    if isinstance(value, Data):
-        return any(has_markers(getattr(value, f.name)) for f in dataclasses.fields(value))
-    return False
+    """Whether a blueprint (or value) holds a marker anywhere."""
+    from .base import _holds_markers
+
+    return _holds_markers(value)
