@@ -240,7 +240,7 @@ def test_init_from_and_freeze_keep_the_frozen_weights(short_run, tmp_path):
     source = keras.saving.load_model(run / "model.keras", compile=False)
     tuned = keras.saving.load_model(out / "model.keras", compile=False)
     config = json.loads((out / "config.json").read_text())
-    assert config["frozen_layers"] == ["c1.conv"]
+    assert config["frozen_layers"] == ["c1.conv", "c1.act"]
     np.testing.assert_array_equal(source.get_layer("c1.conv").get_weights()[0],
                                   tuned.get_layer("c1.conv").get_weights()[0])
     assert not np.array_equal(source.get_layer("c5.conv").get_weights()[0],
@@ -288,12 +288,20 @@ def test_multi_output_blueprint_trains_with_weighted_losses(tmp_path):
 
 
 def test_nan_loss_stops_with_exit_2(tmp_path, capsys):
+    from builder import ClassifierHead, Conv2D, Network, Sequence
+
+    # Logits out (no softmax clipping) and an absurd learning rate: the loss turns NaN.
+    bp = Network((12, 12, 3), Sequence((Conv2D(8, 3, activation="relu", name="conv1"),)),
+                 ClassifierHead(5, activation=None), name="exploding")
+    spec = tmp_path / "exploding.json"
+    spec.write_text(bp.to_json())
     out = tmp_path / "nan"
-    code = main(["train", "lenet5_full", *QUICK, "--epochs", "2", "--optimizer", "sgd",
-                 "--learning-rate", "1e30", "--schedule", "constant", "--out", str(out)])
+    code = main(["train", str(spec), *QUICK, "--data", "synthetic", "--epochs", "2",
+                 "--optimizer", "sgd", "--learning-rate", "1e30", "--schedule", "constant",
+                 "--out", str(out)])
     assert code == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: the loss became") and "learning-rate" in err
+    assert err.startswith("error: the loss became nan") and "learning-rate" in err
     assert not out.exists() and not (tmp_path / ".nan.partial").exists()
 
 

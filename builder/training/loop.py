@@ -95,6 +95,7 @@ def _prepare(spec, options: TrainOptions, input_shape, classes, say, adapt_head=
             raise ArgumentError(f"--init-from {options.init_from}: no such run directory "
                                 f"or weights file")
         options.init_from = str(source)
+    seed_everything(options.seed)  # tf.data's shuffling depends on the global seed too
     splits = _load_data(options, tuple(report.input_shape), head_classes)
     return {"bp": bp, "report": report, "splits": splits, "notes": notes,
             "classes": head_classes}
@@ -387,7 +388,7 @@ def _execute(run: RunDir, plan: dict, options: TrainOptions, state, say, verbose
                 say(f"epoch {first + 1}: all layers trainable from now on")
             model.fit(train_data, validation_data=val_data, epochs=last, initial_epoch=first,
                       callbacks=callbacks, class_weight=_class_weight(options, splits, outputs),
-                      verbose=verbose)
+                      verbose=verbose, shuffle=False)  # the data shuffles itself, seeded
             if nan.hit or model.stop_training:
                 stopped = "nan" if nan.hit else "early_stopping"
                 break
