@@ -453,7 +453,8 @@ def final_paragraph(name, metrics, splits, decision, placement, where) -> str:
         metrics["stopped"], "")
     mirror = (f", mirrored over {placement.replicas} devices" if placement.name == "mirrored"
               else "")
-    return (f"{name} trained {metrics['epochs_completed']} epochs{stop} on {splits.source} "
+    done = metrics["epochs_completed"]
+    return (f"{name} trained {done} epoch{'s' if done != 1 else ''}{stop} on {splits.source} "
             f"({splits.num_train} training, {splits.num_validation} validation images) in "
             f"{metrics['train_seconds']:.1f} s ({metrics['images_per_second']:.0f} images/s, "
             f"{decision['policy']}{mirror}).{test} Run directory: {where} (model.keras, "
