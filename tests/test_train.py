@@ -368,3 +368,39 @@ def test_default_lenet5_reaches_97_percent(tmp_path):
     print(f"lenet5 on digits: test accuracy {metrics['test_accuracy']:.4f} in {seconds:.1f} s "
           f"(training {metrics['train_seconds']:.1f} s)")
     assert metrics["test_accuracy"] >= 0.97
+
+
+def test_mixed_float16_scales_the_loss_and_keeps_float32_outputs():
+    import keras
+
+    import builder
+    from builder.graph import lower
+    from builder.training.loop import compile_model
+    from builder.training.precision import set_policy
+
+    bp = builder.load("lenet5_full")
+    set_policy("mixed_float16")
+    try:
+        model = builder.build(bp)
+        compile_model(model, TrainOptions(), lower(bp), 1e-3)
+    finally:
+        set_policy("float32")
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert model.layers[1].compute_dtype == "float16"
+    assert model.outputs[0].dtype == "float32"
+
+
+def test_auto_precision_on_a_cpu_measures_and_never_takes_float16(monkeypatch):
+    from builder.training import precision
+
+    monkeypatch.setattr(precision, "gpu_visible", lambda: False)
+    calls = []
+
+    def make_step(policy):
+        calls.append(policy)
+        return lambda: time.sleep(0.001 if policy == "float32" else 0.003)
+
+    decision = precision.decide("auto", make_step, 32, say=lambda *a: None)
+    assert calls == ["float32", "mixed_bfloat16"]
+    assert decision["policy"] == "float32"
+    assert set(decision["images_per_second"]) == {"float32", "mixed_bfloat16"}

@@ -316,7 +316,6 @@ def _execute(run: RunDir, plan: dict, options: TrainOptions, state, say, verbose
 
     # Everything is checked: from here on the run directory exists.
     run.create()
-    import builder
 
     config = plan.get("config") or {
         "spec": bp.name, "blueprint": bp.name, "options": options.to_dict(),
