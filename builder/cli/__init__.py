@@ -49,9 +49,13 @@ def quiet_backend_import() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        import keras
+        import importlib.util
 
-        if keras.backend.backend() == "tensorflow":
+        import keras  # noqa: F401
+
+        # TensorFlow is imported later on other backends too (tf.data, TensorBoard
+        # logs) when it is installed: take its start-up notes here as well.
+        if importlib.util.find_spec("tensorflow") is not None:
             import tensorflow as tf
 
             tf.config.list_physical_devices()  # the CUDA probe prints here, once

@@ -35,7 +35,13 @@ class ArrayDataset(keras.utils.PyDataset):
         self.seed = int(seed)
         self.augment = tuple(augment)
         self.epoch = 0
+        # Each batch is cut to a multiple of this (the devices a JAX data-parallel step
+        # shards it over); at most multiple_of - 1 examples of a split are left out.
+        self.multiple_of = 1
         self._order = self._ordering()
+
+    def examples_left_out(self) -> int:
+        return len(self.x) % self.batch_size % self.multiple_of
 
     def _ordering(self) -> np.ndarray:
         if not self.shuffle:
@@ -43,7 +49,8 @@ class ArrayDataset(keras.utils.PyDataset):
         return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
 
     def __len__(self) -> int:
-        return math.ceil(len(self.x) / self.batch_size)
+        full, rest = divmod(len(self.x), self.batch_size)
+        return full + (rest - rest % self.multiple_of > 0)
 
     def __getitem__(self, index: int):
         if index < 0:
@@ -51,6 +58,7 @@ class ArrayDataset(keras.utils.PyDataset):
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} out of range ({len(self)} batches)")
         picked = self._order[index * self.batch_size:(index + 1) * self.batch_size]
+        picked = picked[:len(picked) - len(picked) % self.multiple_of]
         images = self.plan.apply_numpy(self.x[picked])
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, index, 1])

@@ -263,6 +263,10 @@ def _execute(run: RunDir, plan: dict, options: TrainOptions, state, say, verbose
     outputs = len(graph.outputs)
     seed_everything(options.seed)
     placement = strategy_mod.place(options.strategy)
+    left_out = strategy_mod.shard_evenly(placement, splits, options.batch_size)
+    if left_out:
+        say(f"note: {left_out} example(s) left out so that every batch splits evenly over "
+            f"{placement.replicas} devices")
 
     train_data = _targets(splits.train, outputs)
     val_data = _targets(splits.validation, outputs)
@@ -324,7 +328,7 @@ def _execute(run: RunDir, plan: dict, options: TrainOptions, state, say, verbose
         "data": {"source": splits.source, "num_train": splits.num_train,
                  "num_validation": splits.num_validation, "num_test": splits.num_test,
                  "class_counts": [int(c) for c in splits.class_counts],
-                 "pipeline": splits.pipeline},
+                 "pipeline": splits.pipeline, "left_out_for_sharding": left_out},
         "precision": decision, "distribution": placement.describe(),
         "frozen_layers": frozen, "notes": plan["notes"],
         "versions": versions(), "backend": keras.backend.backend(),

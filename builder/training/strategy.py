@@ -77,3 +77,23 @@ def _jax(requested: str) -> Placement:
         return Placement("none")
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     return Placement("mirrored", [str(d) for d in devices])
+
+
+def shard_evenly(placement: Placement, splits, batch_size: int) -> int:
+    """Under JAX data parallelism every batch must split evenly over the devices: check
+    the batch size and cut the last batch of each split; returns the examples left out."""
+    import keras
+
+    from ..errors import ArgumentError
+
+    if placement.name != "mirrored" or keras.backend.backend() != "jax":
+        return 0
+    if batch_size % placement.replicas:
+        raise ArgumentError(f"--batch-size {batch_size} does not split over the "
+                            f"{placement.replicas} devices; use a multiple of {placement.replicas}")
+    left_out = 0
+    for dataset in (splits.train, splits.validation, splits.test):
+        if dataset is not None and hasattr(dataset, "multiple_of"):
+            dataset.multiple_of = placement.replicas
+            left_out += dataset.examples_left_out()
+    return left_out
