@@ -1,0 +1,39 @@
+"""Search spaces: blueprints whose markers ``python -m builder tune`` resolves.
+
+``digits_search`` is a small CNN for the 32x32 digits: a stem, two stages and a
+classifier. Each stage's block type is a conditional choice between a plain conv unit
+(with its own kernel-size choice) and a residual basic block, each with its own width;
+each stage's depth is an Int. At the markers' defaults it is a 20K-parameter, 2.7M-MAC
+model; the largest candidate has about 11x the MACs, so ``--max-macs`` between those
+bounds rejects part of the space.
+"""
+
+from __future__ import annotations
+
+from builder.blocks import BasicBlock, ConvBN
+from builder.dsl import (Choice, ClassifierHead, Int, MaxPool2D, Network, Repeat,
+                         Sequence)
+from builder.registry import register
+
+
+def _stage(name, widths, max_depth):
+    plain = ConvBN(Choice(widths), kernel_size=Choice((3, 5)), name="plain")
+    residual = BasicBlock(Choice(widths), name="residual")
+    block = Choice((plain, residual), label=f"{name}.block")
+    return Repeat(block, Int(1, max_depth, label=f"{name}.depth"), name=name)
+
+
+@register(family="search", reference="a search space for tuning tests and examples")
+def digits_search(input_shape=(32, 32, 1), classes=10, dropout=0.0):
+    """Block type (plain conv unit or residual), widths, depths and kernel sizes are
+    markers; see the module docstring."""
+    body = Sequence((
+        ConvBN(Choice((8, 16), label="stem.width"), kernel_size=Choice((3, 5), label="stem.kernel"),
+               name="stem"),
+        MaxPool2D(name="pool1"),
+        _stage("stage1", (16, 32), 2),
+        MaxPool2D(name="pool2"),
+        _stage("stage2", (32, 48), 2),
+    ))
+    head = ClassifierHead(classes, dropout=dropout)
+    return Network(tuple(input_shape), body, head, name="digits_search")
