@@ -132,17 +132,16 @@ def print_table(rows, objective: str, best_row=None, console=None) -> None:
     table = Table(title=f"{len(rows)} trials")
     for col, justify in (("trial", "right"), ("hyperparameters", "left"), ("params", "right"),
                          ("MACs", "right"), (objective, "right"), ("time", "right"),
-                         ("status", "left")):
-        table.add_column(col, justify=justify, overflow="fold",
-                         no_wrap=col in ("hyperparameters", "MACs", "params"))
+                         ("status", "left"), ("reason", "left")):
+        table.add_column(col, justify=justify, overflow="fold", no_wrap=col != "reason")
     for r in rows:
         values = escape("\n".join(f"{k}={_short(v)}" for k, v in r.values.items()))
-        status = escape(r.status + (f": {r.reason}" if r.reason else ""))
+        status = r.status
         mark = " *" if best_row is not None and r is best_row else ""
         table.add_row(r.trial_id + mark, values, "" if r.params is None else f"{r.params:,}",
                       "" if r.macs is None else human(r.macs),
                       "" if r.objective is None else f"{r.objective:.4f}",
-                      "" if r.seconds is None else f"{r.seconds:.1f}s", status)
+                      "" if r.seconds is None else f"{r.seconds:.1f}s", status, escape(r.reason))
     console.print(table)
 
 
