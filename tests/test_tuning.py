@@ -297,6 +297,7 @@ def test_impossible_budget_on_the_command_line(tmp_path):
                  "--max-rejected", "4", "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "error: no candidate meets the budget: 4 candidates in a row were rejected" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
 
 
 # --- distributed -------------------------------------------------------------------------------

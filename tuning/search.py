@@ -137,14 +137,16 @@ class SearchTuner(kt.Tuner):
         self.hypermodel.declare_hyperparameters(hp)
         self.oracle.update_space(hp)
 
-    def run_trial(self, trial, *args, **kwargs):
+    def _try_run_and_update_trial(self, trial, *args, **kwargs):
+        # A rejected candidate is settled here, before keras-tuner's handling of failed
+        # trials (which would print its traceback and count it as a failure).
         self._started[trial.trial_id] = time.time()
         try:
             self.hypermodel.candidate(trial.hyperparameters)
         except Rejected as e:
             self._rejections[trial.trial_id] = e.reason
-            raise
-        return super().run_trial(trial, *args, **kwargs)
+            return
+        super()._try_run_and_update_trial(trial, *args, **kwargs)
 
     def on_trial_end(self, trial):
         reason = self._rejections.pop(trial.trial_id, None)
