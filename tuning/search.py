@@ -117,7 +117,7 @@ class BlueprintHyperModel(kt.HyperModel):
         data = self.load_data(training.batch_size)
         epochs = epochs or training.epochs or self.epochs
         history = model.fit(data.train, validation_data=data.validation, epochs=epochs,
-                            verbose=kwargs.pop("verbose", 0), **kwargs)
+                            verbose=kwargs.pop("verbose", 0), shuffle=False, **kwargs)
         return history
 
 

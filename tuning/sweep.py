@@ -195,7 +195,8 @@ def retrain(row, load, settings: Settings, console) -> dict:
     keras.backend.clear_session()
     model = builder.build(row.blueprint)
     compile_model(model, training)
-    model.fit(data.train, validation_data=data.validation, epochs=epochs, verbose=0)
+    model.fit(data.train, validation_data=data.validation, epochs=epochs, verbose=0,
+              shuffle=False)  # the data layer shuffles the training set
     split = data.test if data.test is not None else data.validation
     scores = model.evaluate(split, return_dict=True, verbose=0)
     result = {"trial": row.trial_id, "epochs": epochs,
