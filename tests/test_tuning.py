@@ -226,9 +226,11 @@ def test_digits_sweep_writes_results_and_retrains_the_best(tmp_path):
 
 
 @pytest.mark.parametrize("tuner", ["bayesian", "hyperband"])
-def test_other_tuners(tmp_path, tuner):
-    summary = run(tmp_path, tuner=tuner, max_trials=3, epochs=2)
+def test_other_tuners_with_a_budget(tmp_path, tuner):
+    # Width 8 (1,555 or 1,619 params) is over the budget; widths 2 and 4 are not.
+    summary = run(tmp_path, tuner=tuner, max_trials=3, epochs=2, max_params=1_000)
     assert summary["completed"] >= 1 and summary["failed"] == 0
+    assert summary["best_params"] <= 1_000
 
 
 def test_sweep_on_a_folder_dataset(tmp_path):
