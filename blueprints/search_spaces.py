@@ -1,17 +1,19 @@
 """Search spaces: blueprints whose markers ``python -m builder tune`` resolves.
 
 ``digits_search`` is a small CNN for the 32x32 digits: a stem, two stages and a
-classifier. Each stage's block type is a conditional choice between a plain conv unit
-(with its own kernel-size choice) and a residual basic block, each with its own width;
-each stage's depth is an Int. At the markers' defaults it is a 6,386-parameter,
-0.66M-MAC model; the largest candidate has 118K parameters and 15.2M MACs, so
-``--max-macs`` between those bounds (5M, say) rejects part of the space.
+classifier. Each stage's block type is a conditional choice among a plain conv unit
+(with its own kernel-size choice), a residual basic block, an MBConv block and an MBConv
+block with squeeze-and-excitation (whose SE ratio exists only in that option), each with
+its own width; each stage's depth is an Int. At the markers' defaults it is a
+6,386-parameter, 0.66M-MAC model; candidates range from about 6K parameters and 0.44M
+MACs to 118K parameters and 15.2M MACs, so ``--max-macs`` between those bounds (5M, say)
+rejects part of the space.
 """
 
 from __future__ import annotations
 
-from builder.blocks import BasicBlock, ConvBN
-from builder.dsl import (Choice, ClassifierHead, Int, MaxPool2D, Network, Repeat,
+from builder.blocks import BasicBlock, ConvBN, MBConv
+from builder.dsl import (Choice, ClassifierHead, Float, Int, MaxPool2D, Network, Repeat,
                          Sequence)
 from builder.registry import register
 
@@ -19,7 +21,11 @@ from builder.registry import register
 def _stage(name, widths, max_depth):
     plain = ConvBN(Choice(widths), kernel_size=Choice((3, 5)), name="plain")
     residual = BasicBlock(Choice(widths), name="residual")
-    block = Choice((plain, residual), label=f"{name}.block")
+    # Squeeze-and-excitation is an option of its own, so its ratio exists only with it.
+    mbconv = MBConv(Choice(widths), expand_ratio=Choice((2, 4)), name="mbconv")
+    mbconv_se = MBConv(Choice(widths), expand_ratio=Choice((2, 4)),
+                       se_ratio=Float(0.125, 0.5), name="mbconv_se")
+    block = Choice((plain, residual, mbconv, mbconv_se), label=f"{name}.block")
     return Repeat(block, Int(1, max_depth, label=f"{name}.depth"), name=name)
 
 

@@ -339,3 +339,17 @@ def test_a_chief_and_two_workers_share_the_trials(tmp_path):
     rows = list(csv.DictReader(open(os.path.join(out, "trials.csv"))))
     assert [r["status"] for r in rows] == ["completed"] * 4
     assert os.path.exists(os.path.join(out, "best.py"))
+
+
+def test_digits_search_se_ratio_exists_only_with_squeeze_excite():
+    space = builder.load("digits_search")
+    hp = kt.HyperParameters()
+    declare(hp, space)
+    ratio = {h.name: h for h in hp.space}["stage2.block[mbconv_se].se_ratio"]
+    assert [c.values for c in ratio.conditions] == [["mbconv_se"]]
+    assert {h.name: h for h in hp.space}["stage2.block"].values == [
+        "plain", "residual", "mbconv", "mbconv_se"]
+    bp = resolve(FixedValues({"stage2.block": "mbconv_se",
+                              "stage2.block[mbconv_se].se_ratio": 0.5}), space)
+    assert bp.body.layers[4].block.se_ratio == 0.5
+    assert builder.analyze(bp).total_params > builder.analyze(concrete(space)).total_params
