@@ -352,4 +352,6 @@ def test_digits_search_se_ratio_exists_only_with_squeeze_excite():
     bp = resolve(FixedValues({"stage2.block": "mbconv_se",
                               "stage2.block[mbconv_se].se_ratio": 0.5}), space)
     assert bp.body.layers[4].block.se_ratio == 0.5
-    assert builder.analyze(bp).total_params > builder.analyze(concrete(space)).total_params
+    assert any("se" in node.path.split("/") for node in builder.analyze(bp).nodes)
+    plain_mbconv = resolve(FixedValues({"stage2.block": "mbconv"}), space)
+    assert not any("se" in node.path.split("/") for node in builder.analyze(plain_mbconv).nodes)
