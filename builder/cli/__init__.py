@@ -16,7 +16,7 @@ import traceback
 from ..errors import UserError
 
 # Modules of builder.cli, one per command, in the order `--help` lists them.
-COMMANDS = ("inspect", "plot", "train", "export")
+COMMANDS = ("inspect", "plot", "train", "tune", "export")
 
 
 class Parser(argparse.ArgumentParser):

@@ -21,7 +21,8 @@ def _child_names(children, default):
     """Path segments for children: their own names, else ``default(i, child)``."""
     names = []
     for i, child in enumerate(children, start=1):
-        names.append(child.name or default(i, child))
+        # A marker standing for a child (a Choice of blocks) has no name of its own.
+        names.append(getattr(child, "name", None) or default(i, child))
     seen = set()
     for n in names:
         if n in seen:

@@ -1,0 +1,211 @@
+"""A whole sweep, as ``python -m builder tune`` runs it: search, then the results in --out.
+
+``run_sweep`` is the library entry point (the command line only parses arguments). It
+resumes a sweep found in ``out`` (keras-tuner's ``overwrite=False``): finished trials
+are kept, an interrupted one is run again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+
+from builder.dsl.combinators import Network
+from builder.dsl.markers import concrete
+from builder.errors import ArgumentError, BlueprintError
+
+from .fitting import compile_model, reported_metrics
+from .space import TrainingSpace
+
+SETTINGS = "sweep.json"
+PROJECT = "sweep"  # keras-tuner's project folder inside --out
+
+
+@dataclasses.dataclass
+class Settings:
+    spec: str
+    tuner: str = "random"
+    max_trials: int = 10
+    objective: str = "val_accuracy"
+    epochs: int = 2
+    max_params: int | None = None
+    max_macs: int | None = None
+    data: str = "digits"
+    out: str = "tune_out"
+    retrain_best: bool = False
+    seed: int = 0
+    max_rejected: int = 20
+    role: str | None = None  # None, "chief" or "worker"
+
+    # What must match for --out to be resumed.
+    def identity(self) -> dict:
+        return {k: getattr(self, k) for k in ("spec", "tuner", "objective", "max_params",
+                                               "max_macs", "data", "seed")}
+
+
+def check_objective(objective: str) -> None:
+    valid = reported_metrics()
+    if objective not in valid:
+        from builder.errors import did_you_mean
+
+        raise ArgumentError(f"--objective {objective!r} is not a metric the model reports"
+                            f"{did_you_mean(objective, valid)}; valid: {', '.join(valid)}")
+
+
+def input_of(space) -> tuple[tuple, int]:
+    """Input shape and classes of a search space (at its markers' defaults)."""
+    bp = concrete(space)
+    if not isinstance(bp, Network) or bp.classes is None:
+        raise BlueprintError("tune needs a Network with a classifier head (classes)")
+    from builder.dsl.markers import has_markers
+
+    if has_markers(space.input_shape):
+        raise BlueprintError("the input shape of a search space cannot be a marker")
+    return tuple(bp.input_shape), bp.classes
+
+
+def _check_resume(settings: Settings) -> None:
+    path = os.path.join(settings.out, SETTINGS)
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            old = json.load(f)
+        mine = settings.identity()
+        changed = [k for k in mine if old.get(k) != mine[k]]
+        if changed:
+            k = changed[0]
+            raise ArgumentError(
+                f"--out {settings.out} holds a sweep with {k} {old.get(k)!r}, not "
+                f"{mine[k]!r}; resume it with the same options or use another --out")
+    else:
+        os.makedirs(settings.out, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(settings.identity(), f, indent=2)
+
+
+def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
+              console=None) -> dict:
+    """Search ``space``; write trials.csv, frontier.png, best.json and best.py in
+    ``settings.out`` (the chief or a lone process); returns a summary dict.
+
+    Raises ``ArgumentError``/``BlueprintError``/``DataError`` for bad input and
+    ``BudgetError`` when no candidate met the budget.
+    """
+    from rich.console import Console
+
+    from . import report as reports
+    from .search import BlueprintHyperModel, check_search_finished, direction, make_tuner
+
+    console = console or Console()
+    training = training or TrainingSpace()
+    check_objective(settings.objective)
+    if settings.max_trials < 1:
+        raise ArgumentError(f"--max-trials must be at least 1, got {settings.max_trials}")
+    input_shape, classes = input_of(space)
+    if settings.role != "worker":
+        _check_resume(settings)
+    else:
+        os.makedirs(settings.out, exist_ok=True)
+
+    cache = {}
+
+    def load(batch_size):
+        from builder.data import load_data
+
+        if batch_size not in cache:
+            cache[batch_size] = load_data(settings.data, input_shape=input_shape,
+                                          classes=classes, batch_size=batch_size,
+                                          seed=settings.seed)
+        return cache[batch_size]
+
+    if settings.role != "chief":
+        load(32)  # bad data is reported before the search starts
+    hypermodel = BlueprintHyperModel(space, training, epochs=settings.epochs,
+                                     max_params=settings.max_params,
+                                     max_macs=settings.max_macs, load_data=load)
+    tuner = make_tuner(hypermodel, tuner=settings.tuner, objective=settings.objective,
+                       max_trials=settings.max_trials, epochs=settings.epochs,
+                       directory=settings.out, project_name=PROJECT, seed=settings.seed,
+                       max_rejected=settings.max_rejected)
+    tuner.progress = lambda record: console.print(_progress_line(record), highlight=False)
+    start = time.time()
+    try:
+        tuner.search(verbose=0)
+    except RuntimeError as e:
+        if "consecutive failures" in str(e):
+            from builder.errors import UserError
+
+            raise UserError(f"the search stopped after 3 failed trials in a row: "
+                            f"{str(e).strip().splitlines()[-1]}") from None
+        raise
+    wall = time.time() - start
+    if settings.role == "worker":
+        console.print(f"worker {tuner.tuner_id}: the chief ended the search", highlight=False)
+        return {"role": "worker", "wall_seconds": wall}
+
+    goal = direction(settings.objective)
+    project = os.path.join(settings.out, PROJECT)
+    rows = reports.records(tuner.oracle, space, training, project, settings.max_params,
+                           settings.max_macs)
+    top = reports.best(rows, goal)
+    reports.write_csv(rows, os.path.join(settings.out, "trials.csv"), settings.objective)
+    reports.print_table(rows, settings.objective, top, console)
+    check_search_finished(tuner)
+    summary = {"trials": len(rows),
+               "completed": sum(r.status == "completed" for r in rows),
+               "rejected": sum(r.status == "rejected" for r in rows),
+               "failed": sum(r.status == "failed" for r in rows),
+               "wall_seconds": wall, "objective": settings.objective}
+    streak = tuner.oracle.consecutive_rejections()
+    if streak >= settings.max_rejected:
+        console.print(f"[yellow]warning:[/yellow] the search stopped after {streak} candidates "
+                      "in a row broke the budget", highlight=False)
+    reports.plot_frontier(rows, os.path.join(settings.out, "frontier.png"),
+                          settings.objective, goal)
+    if top is not None:
+        reports.write_best(top, settings.out, settings.objective)
+        summary.update(best_trial=top.trial_id, best_objective=top.objective,
+                       best_params=top.params, best_macs=top.macs)
+        console.print(f"best: trial {top.trial_id}, {settings.objective} {top.objective:.4f}, "
+                      f"{top.params:,} params, {top.macs:,} MACs -> "
+                      f"{os.path.join(settings.out, 'best.py')}", highlight=False)
+        if settings.retrain_best:
+            summary["retrain"] = retrain(top, load, settings, console)
+    with open(os.path.join(settings.out, "summary.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2)
+    return summary
+
+
+def _progress_line(record) -> str:
+    text = f"trial {record['trial_id']}: {record['status']}"
+    if record.get("reason"):
+        text += f" ({record['reason']})"
+    return text + f" in {record['seconds']:.1f}s"
+
+
+def retrain(row, load, settings: Settings, console) -> dict:
+    """Train the best candidate from scratch for the full epochs; its test accuracy."""
+    import builder
+    import keras
+
+    training = row.training
+    epochs = training.epochs or settings.epochs
+    data = load(training.batch_size)
+    keras.backend.clear_session()
+    model = builder.build(row.blueprint)
+    compile_model(model, training)
+    model.fit(data.train, validation_data=data.validation, epochs=epochs, verbose=0,
+              shuffle=False)  # the data layer shuffles the training set
+    split = data.test if data.test is not None else data.validation
+    scores = model.evaluate(split, return_dict=True, verbose=0)
+    result = {"trial": row.trial_id, "epochs": epochs,
+              "test_accuracy": float(scores["accuracy"]), "test_loss": float(scores["loss"]),
+              "sweep_objective": row.objective, "objective": settings.objective}
+    with open(os.path.join(settings.out, "retrain.json"), "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+    model.save(os.path.join(settings.out, "best.keras"))
+    console.print(f"retrained trial {row.trial_id} for {epochs} epochs: test accuracy "
+                  f"{result['test_accuracy']:.4f} (the sweep saw {settings.objective} "
+                  f"{row.objective:.4f})", highlight=False)
+    return result
