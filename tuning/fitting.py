@@ -1,8 +1,8 @@
-"""The compile-and-fit step of a trial, in one place.
+"""The compile step of a trial: the same as ``builder train``'s.
 
-Sweeps need only a small part of training: an optimizer by name with a learning rate
-and weight decay, sparse categorical cross-entropy, accuracy. ``compile_model`` is the
-one function to point at ``builder.training`` once that module exists.
+A trial's ``TrainingSpace`` values become ``TrainOptions`` and go through
+``builder.training.loop.compile_model``: the same optimizers (SGD with momentum, Adam,
+AdamW, RMSprop), weight decay, loss (from the model's outputs) and accuracy metric.
 """
 
 from __future__ import annotations
@@ -13,22 +13,15 @@ from builder.errors import BlueprintError
 METRICS = ("loss", "accuracy")
 
 
-def compile_model(model, training) -> None:
-    """Compile ``model`` for a concrete ``TrainingSpace``."""
-    import keras
+def compile_model(model, training, blueprint) -> None:
+    """Compile ``model`` (built from ``blueprint``) for a concrete ``TrainingSpace``."""
+    import builder
+    from builder.training.loop import compile_model as compile_for_training
+    from builder.training.options import TrainOptions
 
-    optimizers = {
-        "adam": keras.optimizers.Adam,
-        "adamw": keras.optimizers.AdamW,
-        "sgd": lambda **kw: keras.optimizers.SGD(momentum=0.9, **kw),
-        "rmsprop": keras.optimizers.RMSprop,
-        "nadam": keras.optimizers.Nadam,
-    }
-    options = {"learning_rate": training.learning_rate}
-    if training.weight_decay:
-        options["weight_decay"] = training.weight_decay
-    model.compile(optimizer=optimizers[training.optimizer](**options),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    options = TrainOptions(optimizer=training.optimizer, learning_rate=training.learning_rate,
+                           weight_decay=training.weight_decay, batch_size=training.batch_size)
+    compile_for_training(model, options, builder.lower(blueprint), options.lr)
 
 
 def reported_metrics() -> list[str]:

@@ -241,7 +241,7 @@ def _normal(cls, name, default):
     """A field's default as the checked value (``3`` on a pair field is ``(3, 3)``)."""
     from builder.dsl.base import _plan
 
-    for field, check, where in _plan(cls):
+    for field, check, where, _default in _plan(cls):
         if field == name:
             try:
                 return check(default, where)

@@ -109,7 +109,7 @@ class BlueprintHyperModel(kt.HyperModel):
         candidate = self.candidate(hp)
         keras.backend.clear_session()
         model = builder.build(candidate.blueprint)
-        compile_model(model, candidate.training)
+        compile_model(model, candidate.training, candidate.blueprint)
         return model
 
     def fit(self, hp, model, *args, epochs=None, **kwargs):

@@ -25,7 +25,7 @@ from builder.errors import ArgumentError, BlueprintError
 TUNER_KEYS = ("tuner/epochs", "tuner/initial_epoch", "tuner/bracket", "tuner/round",
               "tuner/trial_id")
 
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")  # as builder train
 
 
 @blueprint
@@ -38,7 +38,7 @@ class TrainingSpace(Data):
     """
 
     learning_rate: Annotated[float, Min(0.0, exclusive=True)] = 1e-3
-    optimizer: Literal["adam", "adamw", "sgd", "rmsprop", "nadam"] = "adam"
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
     batch_size: PositiveInt = 32
     weight_decay: Annotated[float, Min(0.0)] = 0.0
     dropout: Rate | None = None

@@ -194,7 +194,7 @@ def retrain(row, load, settings: Settings, console) -> dict:
     data = load(training.batch_size)
     keras.backend.clear_session()
     model = builder.build(row.blueprint)
-    compile_model(model, training)
+    compile_model(model, training, row.blueprint)
     model.fit(data.train, validation_data=data.validation, epochs=epochs, verbose=0,
               shuffle=False)  # the data layer shuffles the training set
     split = data.test if data.test is not None else data.validation
