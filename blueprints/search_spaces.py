@@ -18,12 +18,19 @@ from builder.dsl import (Choice, ClassifierHead, Float, Int, MaxPool2D, Network,
 from builder.registry import register
 
 
+# Trials train a few short epochs on 1,258 images (40 steps an epoch): batch norm's moving
+# averages must settle in that time, or validation (inference mode) scores at chance.
+MOMENTUM = 0.9
+
+
 def _stage(name, widths, max_depth):
-    plain = ConvBN(Choice(widths), kernel_size=Choice((3, 5)), name="plain")
-    residual = BasicBlock(Choice(widths), name="residual")
+    plain = ConvBN(Choice(widths), kernel_size=Choice((3, 5)), bn_momentum=MOMENTUM,
+                   name="plain")
+    residual = BasicBlock(Choice(widths), bn_momentum=MOMENTUM, name="residual")
     # Squeeze-and-excitation is an option of its own, so its ratio exists only with it.
-    mbconv = MBConv(Choice(widths), expand_ratio=Choice((2, 4)), name="mbconv")
-    mbconv_se = MBConv(Choice(widths), expand_ratio=Choice((2, 4)),
+    mbconv = MBConv(Choice(widths), expand_ratio=Choice((2, 4)), bn_momentum=MOMENTUM,
+                    name="mbconv")
+    mbconv_se = MBConv(Choice(widths), expand_ratio=Choice((2, 4)), bn_momentum=MOMENTUM,
                        se_ratio=Float(0.125, 0.5), name="mbconv_se")
     block = Choice((plain, residual, mbconv, mbconv_se), label=f"{name}.block")
     return Repeat(block, Int(1, max_depth, label=f"{name}.depth"), name=name)
@@ -35,7 +42,7 @@ def digits_search(input_shape=(32, 32, 1), classes=10, dropout=0.0):
     markers; see the module docstring."""
     body = Sequence((
         ConvBN(Choice((8, 16), label="stem.width"), kernel_size=Choice((3, 5), label="stem.kernel"),
-               name="stem"),
+               bn_momentum=MOMENTUM, name="stem"),
         MaxPool2D(name="pool1"),
         _stage("stage1", (16, 32), 2),
         MaxPool2D(name="pool2"),

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from ..dsl.base import Block, Min, Pair, PositiveInt, Rate, blueprint
+from ..dsl.base import Block, Max, Min, Pair, PositiveInt, Rate, blueprint
 from ..dsl.combinators import Residual, Sequence
 from ..dsl.layers import (Activation, ActivationName, BatchNorm, Conv2D, Dropout, MaxPool2D)
 from ..errors import BlueprintError
@@ -29,6 +29,8 @@ __all__ = ["BasicBlock", "Bottleneck", "WideBlock"]
 
 Version = Literal["v1", "v1.5", "v2"]
 Epsilon = Annotated[float, Min(0.0, exclusive=True)]
+# Batch norm's moving-average momentum: 0.99 as Keras; 0.9 settles in few steps (small data)
+Momentum = Annotated[float, Min(0.0), Max(1.0)]
 
 
 def window_padding(kernel_size: int, strides: tuple[int, int]):
@@ -41,8 +43,8 @@ def window_padding(kernel_size: int, strides: tuple[int, int]):
     return "same" if tuple(strides) == (1, 1) else kernel_size // 2
 
 
-def _preactivation(epsilon, activation):
-    return Sequence((BatchNorm(epsilon=epsilon, name="bn"),
+def _preactivation(epsilon, activation, momentum=0.99):
+    return Sequence((BatchNorm(epsilon=epsilon, momentum=momentum, name="bn"),
                      Activation(activation, name="act")), name="preact")
 
 
@@ -81,6 +83,7 @@ class BasicBlock(Block):
     dropout: Rate = 0.0  # between the two convolutions (wide residual block)
     use_bias: bool = False  # in v2 only the convolutions not followed by batch norm
     bn_epsilon: Epsilon = 1e-5
+    bn_momentum: Momentum = 0.99
     activation: ActivationName = "relu"
 
     @property
@@ -89,19 +92,20 @@ class BasicBlock(Block):
 
     def expand(self, input_shape):
         out, strides = self.output_channels, self.strides
-        eps, act = self.bn_epsilon, self.activation
+        eps, mom, act = self.bn_epsilon, self.bn_momentum, self.activation
         padding = window_padding(3, strides)
         dropout = (Dropout(self.dropout, name="dropout"),) if self.dropout else ()
         if self.version == "v2":
-            body = (_preactivation(eps, act),
+            body = (_preactivation(eps, act, mom),
                     ConvBN(out, 3, strides=strides, padding=padding, bn_epsilon=eps,
+                           bn_momentum=mom,
                            activation=act, name="conv1"),
                     *dropout,
                     Conv2D(out, 3, use_bias=self.use_bias, name="conv2"))
             projection = Conv2D(out, 1, strides=strides, padding="valid",
                                 use_bias=self.use_bias, name="shortcut")
             return _residual("v2", body, input_shape[-1], out, strides, projection, None)
-        conv = dict(use_bias=self.use_bias, bn_epsilon=eps)
+        conv = dict(use_bias=self.use_bias, bn_epsilon=eps, bn_momentum=mom)
         body = (ConvBN(out, 3, strides=strides, padding=padding, activation=act,
                        name="conv1", **conv),
                 *dropout,
@@ -132,6 +136,7 @@ class Bottleneck(Block):
     expansion: PositiveInt = 4
     use_bias: bool = False  # in v2 only the convolutions not followed by batch norm
     bn_epsilon: Epsilon = 1e-5
+    bn_momentum: Momentum = 0.99
     activation: ActivationName = "relu"
 
     def validate(self):
@@ -154,14 +159,14 @@ class Bottleneck(Block):
 
     def expand(self, input_shape):
         width, out, strides = self.width, self.output_channels, self.strides
-        eps, act = self.bn_epsilon, self.activation
+        eps, mom, act = self.bn_epsilon, self.bn_momentum, self.activation
         # v1 strides on the first 1x1 (keras.applications), v1.5 and v2 on the 3x3.
         reduce_strides, inner_strides = ((strides, (1, 1)) if self.version == "v1"
                                          else ((1, 1), strides))
         padding = window_padding(3, inner_strides)
         if self.version == "v2":
-            conv = dict(use_bias=False, bn_epsilon=eps, activation=act)
-            body = (_preactivation(eps, act),
+            conv = dict(use_bias=False, bn_epsilon=eps, bn_momentum=mom, activation=act)
+            body = (_preactivation(eps, act, mom),
                     ConvBN(width, 1, padding="valid", name="conv1", **conv),
                     ConvBN(width, 3, strides=inner_strides, padding=padding,
                            groups=self.groups, name="conv2", **conv),
@@ -169,7 +174,7 @@ class Bottleneck(Block):
             projection = Conv2D(out, 1, strides=strides, padding="valid",
                                 use_bias=self.use_bias, name="shortcut")
             return _residual("v2", body, input_shape[-1], out, strides, projection, None)
-        conv = dict(use_bias=self.use_bias, bn_epsilon=eps)
+        conv = dict(use_bias=self.use_bias, bn_epsilon=eps, bn_momentum=mom)
         body = (ConvBN(width, 1, strides=reduce_strides, padding="valid", activation=act,
                        name="conv1", **conv),
                 ConvBN(width, 3, strides=inner_strides, padding=padding, groups=self.groups,
