@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import positive_int, shape_arg
+from . import positive_int, shape_arg, whole_number
 
 
 def _real(text: str) -> float:
@@ -19,14 +19,7 @@ def _real(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
 
 
-def _whole(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
+_whole = whole_number(0)
 
 
 def add(sub, common):
