@@ -206,7 +206,7 @@ def test_invalid_candidates_are_rejected_with_the_path():
 def test_digits_sweep_writes_results_and_retrains_the_best(tmp_path):
     out = tmp_path / "digits"
     result = cli("tune", "digits_search", "--tuner", "random", "--max-trials", "2",
-                 "--epochs", "1", "--max-macs", "3M", "--out", str(out), "--retrain-best",
+                 "--epochs", "3", "--max-macs", "3M", "--out", str(out), "--retrain-best",
                  "--hp", "learning_rate=1e-3..1e-2:log")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "best: trial" in result.stdout and "retrained trial" in result.stdout
@@ -223,9 +223,10 @@ def test_digits_sweep_writes_results_and_retrains_the_best(tmp_path):
     assert 0.0 <= retrained["test_accuracy"] <= 1.0
     summary = json.load(open(out / "summary.json"))
     assert summary["best_macs"] == builder.analyze(best).macs
-    # one epoch learns something: batch norm settles within short trials (at Keras's
-    # default momentum every trial scored exactly chance, 0.1)
-    assert max(float(r["val_accuracy"]) for r in done) > 0.15
+    # three epochs learn: batch norm settles within short trials (at Keras's default
+    # momentum every trial scored exactly chance, 0.1); one epoch, its learning rate decayed
+    # to zero within it by the cosine schedule, was measured at 0.11-0.18
+    assert max(float(r["val_accuracy"]) for r in done) > 0.5
     # the best blueprint trains as it is
     run = cli("train", str(out / "best.py"), "--epochs", "1", "--out", str(tmp_path / "run"))
     assert run.returncode == 0, run.stderr[-2000:]
