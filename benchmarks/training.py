@@ -2,13 +2,15 @@
 FLOP rate against this machine's measured matmul peak.
 
     python benchmarks/training.py [--names resnet50,mobilenet_v2,efficientnet_b0]
-        [--sizes 64,224] [--policies float32,mixed_bfloat16,auto] [--batch-size 32]
-        [--steps 8] [--repeat 3]
+        [--sizes 64,224] [--policies float32,mixed_float16,mixed_bfloat16,auto]
+        [--float16-sizes 64] [--batch-size 32] [--steps 8] [--repeat 3]
 
 Both models get the same in-memory tf.data pipeline, batch size, optimizer and loss. After
 a warm-up epoch (excluded) the two models train one epoch of ``--steps`` steps in turns,
 ``--repeat`` times; the table reports the median images per second and the ratio. At
-224x224 the steps are divided by 4 to keep the run to minutes on a small machine.
+224x224 the steps are divided by 4 to keep the run to minutes on a small machine. On a CPU,
+where float16 arithmetic is emulated (about 20x slower than float32), mixed_float16 is timed
+only at ``--float16-sizes``, with a quarter of the steps and one timed epoch.
 
 Goals: ours at least 1.0x keras.applications (within noise) for the same network and
 settings; ``auto`` (builder's measured precision choice) at least as fast as the best fixed
@@ -129,12 +131,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--names", default="resnet50,mobilenet_v2,efficientnet_b0")
     parser.add_argument("--sizes", default="64,224")
-    parser.add_argument("--policies", default="float32,mixed_bfloat16,auto")
+    parser.add_argument("--policies", default="float32,mixed_float16,mixed_bfloat16,auto")
+    parser.add_argument("--float16-sizes", default="64",
+                        help="input sizes at which mixed_float16 is timed on a CPU (it is "
+                             "emulated there, about 20x slower than float32)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
+    from builder.training.precision import gpu_visible
+
+    gpu = gpu_visible()
     peaks = {d: matmul_peak(d) for d in ("float32", "bfloat16")}
     rows, notes = [], []
     for name in args.names.split(","):
@@ -142,9 +150,19 @@ def main():
             steps = max(2, args.steps // 4) if size >= 160 else args.steps
             best_fixed = {}
             for requested in args.policies.split(","):
+                if requested == "mixed_float16" and not gpu \
+                        and str(size) not in args.float16_sizes.split(","):
+                    notes.append(f"{name} {size}: mixed_float16 not timed on this CPU "
+                                 f"(--float16-sizes {args.float16_sizes})")
+                    continue
                 policy, reason = resolve_policy(requested, name, size, 10, args.batch_size)
-                ips, macs = measure(name, size, policy, args.batch_size, steps, args.repeat)
-                peak = peaks["bfloat16" if "bfloat16" in policy else "float32"]
+                # float16 is emulated on a CPU (~20-100x slower): a quarter of the steps and
+                # one timed epoch keep it to minutes, and noise is small beside such ratios
+                emulated = policy == "mixed_float16" and not gpu
+                ips, macs = measure(name, size, policy, args.batch_size,
+                                    max(2, steps // 4) if emulated else steps,
+                                    1 if emulated else args.repeat)
+                peak = peaks["bfloat16" if "bfloat16" in policy else "float32"]  # float16: emulated
                 flops = macs * 2 * 3 * ips["ours"]
                 label = requested if requested == policy else f"{requested} -> {policy}"
                 if requested != "auto":
@@ -165,7 +183,8 @@ def main():
     peak_line = (f"Matmul peak measured in this run (2048x2048): float32 "
                  f"{peaks['float32'] / 1e9:.0f} GFLOP/s, bfloat16 {peaks['bfloat16'] / 1e9:.0f} GFLOP/s. "
                  f"Batch {args.batch_size}, {args.steps} steps an epoch at 64x64 "
-                 f"({max(2, args.steps // 4)} at 224x224), {args.repeat} timed epochs each.")
+                 f"({max(2, args.steps // 4)} at 224x224), {args.repeat} timed epochs each; "
+                 f"mixed_float16 on a CPU: a quarter of the steps, 1 timed epoch.")
     print(peak_line)
     for n in notes:
         print(n)

@@ -2,7 +2,6 @@
 He et al.'s multiply-adds, WRN-28-10's 36.5M, block structure, bad input, and keras'
 ResNet50 weights giving the same outputs in ours."""
 
-import importlib.util
 import re
 
 import numpy as np
@@ -225,14 +224,9 @@ def test_keras_resnet50_weights_give_the_same_outputs():
                                rng.uniform(0.5, 1.5, variance.shape)])
     bp = builder.load("resnet50")
     ours = builder.build(bp.replace(head=bp.head.replace(activation=None)))  # logits
-    if importlib.util.find_spec("builder.weights") is not None:
-        pairs = builder.transfer_weights(theirs, ours)
-        assert len(pairs) == 107
-        assert all(keras_to_ours(src) == dst for src, dst in pairs)
-    else:  # until the lead's transfer_weights lands: copy by the name mapping
-        for layer in theirs.layers:
-            if layer.weights:
-                ours.get_layer(keras_to_ours(layer.name)).set_weights(layer.get_weights())
+    pairs = builder.transfer_weights(theirs, ours)
+    assert len(pairs) == 107
+    assert all(keras_to_ours(src) == dst for src, dst in pairs)
     x = rng.uniform(-1, 1, (1, 224, 224, 3)).astype("float32")
     expected = np.asarray(theirs(x, training=False))
     got = np.asarray(ours(x, training=False))

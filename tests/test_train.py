@@ -404,3 +404,16 @@ def test_auto_precision_on_a_cpu_measures_and_never_takes_float16(monkeypatch):
     assert calls == ["float32", "mixed_bfloat16"]
     assert decision["policy"] == "float32"
     assert set(decision["images_per_second"]) == {"float32", "mixed_bfloat16"}
+
+
+def test_auto_precision_takes_bfloat16_where_it_is_faster_beyond_noise(monkeypatch):
+    from builder.training import precision
+
+    monkeypatch.setattr(precision, "gpu_visible", lambda: False)
+
+    def make_step(policy):
+        return lambda: time.sleep(0.004 if policy == "float32" else 0.002)
+
+    decision = precision.decide("auto", make_step, 32, say=lambda *a: None)
+    assert decision["policy"] == "mixed_bfloat16"
+    assert decision["speedup_bfloat16"] > 1 + precision.NOISE_MARGIN

@@ -2,8 +2,8 @@
 
 ``auto`` takes ``mixed_float16`` when a GPU is visible (tensor cores; Keras wraps the
 optimizer in a ``LossScaleOptimizer`` by itself under that policy). On a CPU it times a
-few training steps of *this* model under float32 and mixed_bfloat16 and keeps bfloat16
-only when it is clearly faster: on CPUs with AMX it speeds some networks (ResNet-50,
+few training steps of *this* model under float32 and mixed_bfloat16, in turns, and keeps
+bfloat16 only when it is faster by more than the noise of that measurement (5%): on CPUs with AMX it speeds some networks (ResNet-50,
 ~10%) and slows others 2-3x (depthwise convolutions: MobileNetV2, EfficientNet). It
 never picks mixed_float16 on a CPU, where float16 arithmetic is emulated and very slow.
 The model's output activations stay float32 under every policy (see builder.ops).
@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import time
 
-#: bfloat16 must beat float32 by more than this fraction to be chosen (timing noise).
-NOISE_MARGIN = 0.10
+#: bfloat16 must beat float32 by more than this fraction to be chosen (timing noise of
+#: interleaved medians; within it either policy is as fast as the other).
+NOISE_MARGIN = 0.05
 WARMUP_STEPS = 2
-TIMED_STEPS = 5
+TIMED_STEPS = 7
 
 
 def gpu_visible() -> bool:
@@ -58,9 +59,7 @@ def decide(requested: str, make_step, batch_size: int, say=print) -> dict:
     if gpu_visible():
         return {"policy": "mixed_float16", "requested": "auto", "reason": "a GPU is visible",
                 "images_per_second": {}}
-    figures = {}
-    for policy in ("float32", "mixed_bfloat16"):
-        figures[policy] = measure(make_step, policy, batch_size)
+    figures = measure(make_step, ("float32", "mixed_bfloat16"), batch_size)
     speedup = figures["mixed_bfloat16"] / figures["float32"]
     if speedup > 1 + NOISE_MARGIN:
         policy, why = "mixed_bfloat16", f"bfloat16 {speedup:.2f}x as fast as float32 on this CPU"
@@ -76,20 +75,27 @@ def decide(requested: str, make_step, batch_size: int, say=print) -> dict:
             "timed_steps": TIMED_STEPS}
 
 
-def measure(make_step, policy: str, batch_size: int) -> float:
-    """Training images per second under ``policy``: the median of ``TIMED_STEPS`` steps
-    after ``WARMUP_STEPS`` untimed ones (tracing and memory allocation)."""
-    set_policy(policy)
-    try:
-        step = make_step(policy)
+def measure(make_step, policies, batch_size: int) -> dict:
+    """Training images per second under each policy: one model per policy, built under
+    it, then ``WARMUP_STEPS`` untimed steps each (tracing, memory allocation) and
+    ``TIMED_STEPS`` timed steps taken in turns, so that a change in the machine's load
+    falls on every policy alike; the median step of each."""
+    import statistics
+
+    steps = {}
+    for policy in policies:
+        set_policy(policy)  # layers take the policy in force when they are made
+        try:
+            steps[policy] = make_step(policy)
+        finally:
+            set_policy("float32")
+    for policy in policies:
         for _ in range(WARMUP_STEPS):
-            step()
-        times = []
-        for _ in range(TIMED_STEPS):
+            steps[policy]()
+    times = {policy: [] for policy in policies}
+    for _ in range(TIMED_STEPS):
+        for policy in policies:
             start = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - start)
-    finally:
-        set_policy("float32")
-    times.sort()
-    return batch_size / times[len(times) // 2]
+            steps[policy]()
+            times[policy].append(time.perf_counter() - start)
+    return {policy: batch_size / statistics.median(t) for policy, t in times.items()}
