@@ -70,6 +70,9 @@ def main():
             keras.mixed_precision.set_global_policy("float32")
     header = ["blueprint", "precision", "ours img/s", "keras img/s", "ratio"]
     common.print_table(f"GPU training throughput ({devices})", header, rows)
+    if not any(d.split(":")[0] in ("gpu", "cuda") for d in map(str, devices)):
+        print("No GPU visible: these figures are not written to BENCHMARKS.md.")
+        return
     common.write_section("gpu", "GPU training throughput (JAX backend, XLA)",
                          f"Devices: {', '.join(map(str, devices))}; batch {args.batch_size}, "
                          f"{args.size}x{args.size}.\n\n" + common.table(header, rows))
