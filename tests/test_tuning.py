@@ -363,3 +363,23 @@ def test_digits_search_se_ratio_exists_only_with_squeeze_excite():
     assert any("se" in node.path.split("/") for node in builder.analyze(bp).nodes)
     plain_mbconv = resolve(FixedValues({"stage2.block": "mbconv"}), space)
     assert not any("se" in node.path.split("/") for node in builder.analyze(plain_mbconv).nodes)
+
+
+def test_trials_table_keeps_its_figures_whole_on_an_80_column_terminal():
+    from rich.console import Console
+
+    from tuning.report import TrialRecord, print_table
+
+    rows = [TrialRecord("4", "completed", {"stem.width": 16,
+                                           "stage1.block[plain].kernel_size": "3x3",
+                                           "training.learning_rate": 0.00184},
+                        122_706, 3_621_184, 0.97222, 16.3),
+            TrialRecord("1", "rejected", {"stage1.block[mbconv_se].expand_ratio": 6},
+                        53_370, 10_863_072, None, 0.0, "over --max-macs 5M: 10.9M MACs")]
+    console = Console(width=80, record=True, file=open(os.devnull, "w"))
+    print_table(rows, "val_accuracy", rows[0], console)
+    text = console.export_text()
+    for figure in ("122,706", "3.62M", "0.9722", "16.3s", "completed", "rejected",
+                   "val_accuracy", "53,370", "10.86M"):
+        assert figure in text, figure
+    assert "trial 1 rejected: over --max-macs 5M: 10.9M MACs" in text

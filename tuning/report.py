@@ -122,6 +122,7 @@ def write_csv(rows, path, objective: str) -> None:
 
 
 def print_table(rows, objective: str, best_row=None, console=None) -> None:
+    from rich import box
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -129,20 +130,27 @@ def print_table(rows, objective: str, best_row=None, console=None) -> None:
     from builder.cli.inspect import human
 
     console = console or Console()
-    table = Table(title=f"{len(rows)} trials")
-    for col, justify in (("trial", "right"), ("hyperparameters", "left"), ("params", "right"),
-                         ("MACs", "right"), (objective, "right"), ("time", "right"),
-                         ("status", "left"), ("reason", "left")):
-        table.add_column(col, justify=justify, overflow="fold", no_wrap=col != "reason")
+    table = Table(title=f"{len(rows)} trials", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    # The figures keep their width on a narrow terminal; the hyperparameters wrap, and the
+    # reasons of rejected or failed trials are listed under the table.
+    for col, justify, width in (("trial", "right", 5), ("hyperparameters", "left", 20),
+                                ("params", "right", 7), ("MACs", "right", 6),
+                                (objective, "right", min(len(objective), 8)),
+                                ("time", "right", 5), ("status", "left", 9)):
+        table.add_column(col, justify=justify, overflow="fold", min_width=width,
+                         no_wrap=col != "hyperparameters", ratio=1 if col == "hyperparameters" else None)
     for r in rows:
         values = escape("\n".join(f"{k}={_short(v)}" for k, v in r.values.items()))
-        status = r.status
         mark = " *" if best_row is not None and r is best_row else ""
         table.add_row(r.trial_id + mark, values, "" if r.params is None else f"{r.params:,}",
                       "" if r.macs is None else human(r.macs),
                       "" if r.objective is None else f"{r.objective:.4f}",
-                      "" if r.seconds is None else f"{r.seconds:.1f}s", status, escape(r.reason))
+                      "" if r.seconds is None else f"{r.seconds:.1f}s", r.status)
     console.print(table)
+    for r in rows:
+        if r.reason:
+            console.print(f"trial {r.trial_id} {r.status}: {escape(r.reason)}", highlight=False)
 
 
 def _short(v):
