@@ -70,7 +70,9 @@ def main():
             keras.mixed_precision.set_global_policy("float32")
     header = ["blueprint", "precision", "ours img/s", "keras img/s", "ratio"]
     common.print_table(f"GPU training throughput ({devices})", header, rows)
-    if not any(d.split(":")[0] in ("gpu", "cuda") for d in map(str, devices)):
+    from builder.training.precision import gpu_visible
+
+    if not gpu_visible():
         print("No GPU visible: these figures are not written to BENCHMARKS.md.")
         return
     common.write_section("gpu", "GPU training throughput (JAX backend, XLA)",

@@ -139,6 +139,10 @@ def main():
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    known = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
+    unknown = [p for p in args.policies.split(",") if p not in known]
+    if unknown:
+        parser.error(f"--policies: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
 
     from builder.training.precision import gpu_visible
 
@@ -150,19 +154,19 @@ def main():
             steps = max(2, args.steps // 4) if size >= 160 else args.steps
             best_fixed = {}
             for requested in args.policies.split(","):
-                if requested == "mixed_float16" and not gpu \
-                        and str(size) not in args.float16_sizes.split(","):
+                # float16 is emulated on a CPU (~20-100x slower): timed at --float16-sizes
+                # only, with a quarter of the steps and one timed epoch (noise is small
+                # beside such ratios); auto never chooses it there
+                emulated = requested == "mixed_float16" and not gpu
+                if emulated and str(size) not in args.float16_sizes.split(","):
                     notes.append(f"{name} {size}: mixed_float16 not timed on this CPU "
                                  f"(--float16-sizes {args.float16_sizes})")
                     continue
                 policy, reason = resolve_policy(requested, name, size, 10, args.batch_size)
-                # float16 is emulated on a CPU (~20-100x slower): a quarter of the steps and
-                # one timed epoch keep it to minutes, and noise is small beside such ratios
-                emulated = policy == "mixed_float16" and not gpu
                 ips, macs = measure(name, size, policy, args.batch_size,
                                     max(2, steps // 4) if emulated else steps,
                                     1 if emulated else args.repeat)
-                peak = peaks["bfloat16" if "bfloat16" in policy else "float32"]  # float16: emulated
+                peak = peaks["bfloat16" if "bfloat16" in policy else "float32"]
                 flops = macs * 2 * 3 * ips["ours"]
                 label = requested if requested == policy else f"{requested} -> {policy}"
                 if requested != "auto":

@@ -2,6 +2,7 @@
 tuners, results in --out, resume, a chief with two workers, retraining the best."""
 
 import csv
+import io
 import json
 import os
 import socket
@@ -376,7 +377,7 @@ def test_trials_table_keeps_its_figures_whole_on_an_80_column_terminal():
                         122_706, 3_621_184, 0.97222, 16.3),
             TrialRecord("1", "rejected", {"stage1.block[mbconv_se].expand_ratio": 6},
                         53_370, 10_863_072, None, 0.0, "over --max-macs 5M: 10.9M MACs")]
-    console = Console(width=80, record=True, file=open(os.devnull, "w"))
+    console = Console(width=80, record=True, file=io.StringIO())
     print_table(rows, "val_accuracy", rows[0], console)
     text = console.export_text()
     for figure in ("122,706", "3.62M", "0.9722", "16.3s", "completed", "rejected",

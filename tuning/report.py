@@ -138,8 +138,9 @@ def print_table(rows, objective: str, best_row=None, console=None) -> None:
                                 ("params", "right", 7), ("MACs", "right", 6),
                                 (objective, "right", min(len(objective), 8)),
                                 ("time", "right", 5), ("status", "left", 9)):
+        wraps = col == "hyperparameters"
         table.add_column(col, justify=justify, overflow="fold", min_width=width,
-                         no_wrap=col != "hyperparameters", ratio=1 if col == "hyperparameters" else None)
+                         no_wrap=not wraps, ratio=1 if wraps else None)
     for r in rows:
         values = escape("\n".join(f"{k}={_short(v)}" for k, v in r.values.items()))
         mark = " *" if best_row is not None and r is best_row else ""

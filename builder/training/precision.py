@@ -13,6 +13,7 @@ The model's output activations stay float32 under every policy (see builder.ops)
 
 from __future__ import annotations
 
+import statistics
 import time
 
 #: bfloat16 must beat float32 by more than this fraction to be chosen (timing noise of
@@ -82,8 +83,6 @@ def measure(make_step, policies, batch_size: int) -> dict:
     it, then ``WARMUP_STEPS`` untimed steps each (tracing, memory allocation) and
     ``TIMED_STEPS`` timed steps taken in turns, so that a change in the machine's load
     falls on every policy alike; the median step of each."""
-    import statistics
-
     steps = {}
     for policy in policies:
         set_policy(policy)  # layers take the policy in force when they are made
