@@ -82,7 +82,7 @@ class Report:
             items[node.path] = (i, i + 1, i, node.kind, node.layer)
         for s in graph.scopes:
             if s.path:  # the root scope is the whole network
-                items[s.path] = (s.start, s.end, graph._index[s.output], s.blueprint.kind, s.blueprint)
+                items[s.path] = (s.start, s.end, graph.position(s.output), s.blueprint.kind, s.blueprint)
         parents = {p.rsplit("/", k)[0] for p in items for k in range(1, p.count("/") + 1)}
 
         rows = []

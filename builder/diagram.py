@@ -5,10 +5,7 @@ from __future__ import annotations
 import html
 
 from .analysis import Report
-
-
-def _shape(shape) -> str:
-    return "x".join("?" if d is None else str(d) for d in shape)
+from .text import dims
 
 
 def to_dot(report: Report, depth: int = 1) -> str:
@@ -19,18 +16,17 @@ def to_dot(report: Report, depth: int = 1) -> str:
     for i, row in enumerate(rows):
         for n in range(row.start, row.end):
             owner[n] = i
-    index = report.graph._index
     edges = []
     for n, node in enumerate(report.graph.nodes):
         for source in node.inputs:
-            a, b = owner.get(index[source]), owner.get(n)
+            a, b = owner.get(report.graph.position(source)), owner.get(n)
             if a is not None and b is not None and a != b and (a, b) not in edges:
                 edges.append((a, b))
     lines = [f'digraph "{report.name}" {{', "  rankdir=TB;",
              '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=10];']
     for i, row in enumerate(rows):
         label = (f"<<b>{html.escape(row.path)}</b><br/>{html.escape(row.kind)}<br/>"
-                 f"{_shape(row.output_shape)}<br/>{row.params:,} params>")
+                 f"{dims(row.output_shape)}<br/>{row.params:,} params>")
         lines.append(f"  n{i} [label={label}];")
     for a, b in edges:
         lines.append(f"  n{a} -> n{b};")

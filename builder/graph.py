@@ -57,6 +57,10 @@ class Graph:
     def node(self, path: str) -> Node:
         return self.nodes[self._index[path]]
 
+    def position(self, path: str) -> int:
+        """The index in ``nodes`` of the node at ``path``."""
+        return self._index[path]
+
     def __post_init__(self):
         self._index = {n.path: i for i, n in enumerate(self.nodes)}
 

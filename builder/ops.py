@@ -20,6 +20,7 @@ from typing import Callable
 
 from .dsl import layers as L
 from .errors import BlueprintError
+from .text import shape_text
 
 RULES: dict[type, type] = {}
 
@@ -56,9 +57,6 @@ class Rule:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _fmt(shape) -> str:
-    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
-
 
 def _one(inputs):
     return inputs[0]
@@ -68,7 +66,7 @@ def _image(layer, inputs) -> tuple:
     (shape,) = inputs
     if len(shape) != 3:
         raise BlueprintError(
-            f"{layer.kind} needs an input of (height, width, channels), got {_fmt(shape)}"
+            f"{layer.kind} needs an input of (height, width, channels), got {shape_text(shape)}"
         )
     if shape[-1] is None:
         raise BlueprintError(f"{layer.kind} needs a known number of input channels")
@@ -273,7 +271,7 @@ class DenseRule(Rule):
         if shape[-1] is None:
             raise BlueprintError("Dense needs a known number of input features")
         if len(shape) == 3:
-            warn(f"Dense on a {_fmt(shape)} input acts on the last axis only; "
+            warn(f"Dense on a {shape_text(shape)} input acts on the last axis only; "
                  "put a Flatten or GlobalPool before it to classify images")
         return shape[:-1] + (layer.units,)
 
@@ -439,7 +437,7 @@ class GlobalPoolRule(Rule):
         shape = _one(inputs)
         if len(shape) not in (2, 3):
             raise BlueprintError(
-                f"GlobalPool needs an image (H, W, C) or a sequence (T, F), got {_fmt(shape)}")
+                f"GlobalPool needs an image (H, W, C) or a sequence (T, F), got {shape_text(shape)}")
         return ((1,) * (len(shape) - 1) + shape[-1:]) if layer.keepdims else shape[-1:]
 
     @staticmethod
@@ -495,7 +493,7 @@ class FlattenRule(Rule):
     def shape(layer, inputs, warn):
         shape = _one(inputs)
         if any(d is None for d in shape):
-            raise BlueprintError(f"Flatten needs a fully known input shape, got {_fmt(shape)}")
+            raise BlueprintError(f"Flatten needs a fully known input shape, got {shape_text(shape)}")
         return (math.prod(shape),)
 
     @staticmethod
@@ -516,10 +514,10 @@ class ReshapeRule(Rule):
         known = math.prod(d for d in target if d != -1)
         if -1 in target:
             if size % known:
-                raise BlueprintError(f"cannot reshape {_fmt(shape)} ({size} values) to {tuple(target)}")
+                raise BlueprintError(f"cannot reshape {shape_text(shape)} ({size} values) to {tuple(target)}")
             target[target.index(-1)] = size // known
         elif known != size:
-            raise BlueprintError(f"cannot reshape {_fmt(shape)} ({size} values) to {tuple(target)}")
+            raise BlueprintError(f"cannot reshape {shape_text(shape)} ({size} values) to {tuple(target)}")
         return tuple(target)
 
     @staticmethod
@@ -569,7 +567,7 @@ class _RecurrentRule(Rule):
         (shape,) = inputs
         if len(shape) != 2:
             raise BlueprintError(
-                f"{layer.kind} needs a sequence input (time, features), got {_fmt(shape)}; "
+                f"{layer.kind} needs a sequence input (time, features), got {shape_text(shape)}; "
                 "put a Reshape (or Permute and Reshape) before it")
         return shape
 
@@ -654,7 +652,7 @@ class AddRule(Rule):
             if other != first:
                 raise BlueprintError(
                     "cannot add tensors of different shapes: "
-                    + ", ".join(_fmt(s) for s in inputs))
+                    + ", ".join(shape_text(s) for s in inputs))
         return first
 
     @staticmethod
@@ -670,13 +668,13 @@ class MultiplyRule(Rule):
         rank = {len(s) for s in inputs}
         if len(rank) != 1:
             raise BlueprintError(
-                "cannot multiply tensors of different ranks: " + ", ".join(_fmt(s) for s in inputs))
+                "cannot multiply tensors of different ranks: " + ", ".join(shape_text(s) for s in inputs))
         out = []
         for dims in zip(*inputs):
             sizes = {d for d in dims if d != 1}
             if len(sizes) > 1:
                 raise BlueprintError(
-                    "cannot multiply tensors of shapes " + ", ".join(_fmt(s) for s in inputs)
+                    "cannot multiply tensors of shapes " + ", ".join(shape_text(s) for s in inputs)
                     + " (sizes must match or be 1)")
             out.append(sizes.pop() if sizes else 1)
         return tuple(out)
@@ -697,7 +695,7 @@ class ConcatenateRule(Rule):
             if len(s) != rank or any(a != b for i, (a, b) in enumerate(zip(s, inputs[0])) if i != axis):
                 raise BlueprintError(
                     "cannot concatenate tensors whose sizes differ outside the joined axis: "
-                    + ", ".join(_fmt(s) for s in inputs))
+                    + ", ".join(shape_text(s) for s in inputs))
         total = None if any(s[axis] is None for s in inputs) else sum(s[axis] for s in inputs)
         return inputs[0][:axis] + (total,) + inputs[0][axis + 1:]
 

@@ -91,7 +91,7 @@ def test_inception_summary_columns():
 
 
 def test_summary_prints_table1_columns(googlenet_report, capsys, monkeypatch):
-    from builder.cli.inspect import print_report
+    from builder.summary import print_report
 
     monkeypatch.setenv("COLUMNS", "200")
     print_report(googlenet_report, depth=1)

@@ -15,8 +15,9 @@ import json
 import math
 import os
 
-from builder.dsl.base import Data
+from builder.dsl.base import Data, field_value
 from builder.errors import BlueprintError
+from builder.text import human
 
 from .space import FixedValues, apply_training, hyperparameter_values, resolve
 
@@ -127,7 +128,6 @@ def print_table(rows, objective: str, best_row=None, console=None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from builder.cli.inspect import human
 
     console = console or Console()
     table = Table(title=f"{len(rows)} trials", box=box.SIMPLE_HEAD, pad_edge=False,
@@ -248,15 +248,10 @@ def _expr(value, imports, depth) -> str:
 
 def _normal(cls, name, default):
     """A field's default as the checked value (``3`` on a pair field is ``(3, 3)``)."""
-    from builder.dsl.base import _plan
-
-    for field, check, where, _default in _plan(cls):
-        if field == name:
-            try:
-                return check(default, where)
-            except BlueprintError:
-                return default
-    return default
+    try:
+        return field_value(cls, name, default)
+    except BlueprintError:
+        return default
 
 
 def write_best(row, out_dir, objective: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from ..dsl.base import Block, Max, Min, PositiveInt, blueprint
+from ..dsl.base import Block, Epsilon, Max, Min, PositiveInt, blueprint
 from ..dsl.combinators import Identity, Parallel, Repeat, Sequence
 from ..dsl.layers import AvgPool2D
 from ..errors import BlueprintError
@@ -21,7 +21,6 @@ __all__ = ["DenseLayer", "DenseBlock", "Transition"]
 # keras.applications DenseNet's batch norm epsilon.
 DENSENET_EPSILON = 1.001e-5
 
-Epsilon = Annotated[float, Min(0.0, exclusive=True)]
 
 
 def _unit(filters, kernel_size, bn_epsilon, name):

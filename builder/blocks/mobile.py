@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from ..dsl.base import Block, Blueprint, Max, Min, Pair, PositiveInt, Rate, blueprint
+from ..dsl.base import (Block, Blueprint, Epsilon, Fraction, Max, Min, Momentum, Pair,
+                        PositiveInt, Rate, blueprint)
 from ..dsl.combinators import Identity, Parallel, Residual, Sequence
 from ..dsl.layers import (Activation, ActivationName, BatchNorm, Conv2D, DepthwiseConv2D,
                           GlobalPool, Initializer)
@@ -20,9 +21,6 @@ from .units import ConvBN
 __all__ = ["DepthwiseSeparable", "SqueezeExcite", "MBConv", "InvertedResidual",
            "FusedMBConv", "StridedRepeat", "DropPathSchedule"]
 
-Fraction = Annotated[float, Min(0.0), Max(1.0)]
-Epsilon = Annotated[float, Min(0.0, exclusive=True)]
-Momentum = Annotated[float, Min(0.0), Max(1.0)]
 
 
 def _depthwise_unit(kernel_size, strides, depth_multiplier, activation, epsilon, momentum,

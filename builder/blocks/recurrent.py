@@ -9,14 +9,12 @@ from ..dsl.base import Block, PositiveInt, Rate, blueprint
 from ..dsl.combinators import Sequence
 from ..dsl.layers import GRU, LSTM, Bidirectional, Permute, Reshape, SimpleRNN
 from ..errors import BlueprintError
+from ..text import shape_text
 
 __all__ = ["Recurrent", "ImageToSequence"]
 
 CELLS = {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}
 
-
-def _fmt(shape):
-    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
 
 
 @blueprint
@@ -44,7 +42,7 @@ class Recurrent(Block):
                     "steps" if len(input_shape) == 3 else
                     "put a Reshape before it")
             raise BlueprintError(
-                f"Recurrent needs a sequence (time, features), got {_fmt(input_shape)}; {hint}")
+                f"Recurrent needs a sequence (time, features), got {shape_text(input_shape)}; {hint}")
         kind = CELLS[self.cell]
         children = []
         for i in range(1, self.layers + 1):
@@ -66,7 +64,7 @@ class ImageToSequence(Block):
     def expand(self, input_shape):
         if len(input_shape) != 3 or None in input_shape:
             raise BlueprintError(
-                f"ImageToSequence needs an image (H, W, C) of known size, got {_fmt(input_shape)}")
+                f"ImageToSequence needs an image (H, W, C) of known size, got {shape_text(input_shape)}")
         height, width, channels = input_shape
         return Sequence((Permute((2, 1, 3), name="permute"),
                          Reshape((width, height * channels), name="reshape")))

@@ -17,9 +17,9 @@ v2 a block that only changes the resolution keeps an identity-like 1x1 max pool)
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from ..dsl.base import Block, Max, Min, Pair, PositiveInt, Rate, blueprint
+from ..dsl.base import Block, Epsilon, Momentum, Pair, PositiveInt, Rate, blueprint
 from ..dsl.combinators import Residual, Sequence
 from ..dsl.layers import (Activation, ActivationName, BatchNorm, Conv2D, Dropout, MaxPool2D)
 from ..errors import BlueprintError
@@ -28,9 +28,6 @@ from .units import ConvBN
 __all__ = ["BasicBlock", "Bottleneck", "WideBlock"]
 
 Version = Literal["v1", "v1.5", "v2"]
-Epsilon = Annotated[float, Min(0.0, exclusive=True)]
-# Batch norm's moving-average momentum: 0.99 as Keras; 0.9 settles in few steps (small data)
-Momentum = Annotated[float, Min(0.0), Max(1.0)]
 
 
 def window_padding(kernel_size: int, strides: tuple[int, int]):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from ..dsl.base import Block, Max, Min, Pair, PositiveInt, blueprint
+from ..dsl.base import Block, Epsilon, Momentum, Pair, PositiveInt, blueprint
 from ..dsl.combinators import Sequence
 from ..dsl.layers import (Activation, ActivationName, BatchNorm, Conv2D, Initializer,
                           Padding)
@@ -28,8 +28,8 @@ class ConvBN(Block):
     groups: PositiveInt = 1
     activation: ActivationName | None = "relu"
     use_bias: bool = False  # the batch norm's beta makes a bias redundant
-    bn_epsilon: Annotated[float, Min(0.0, exclusive=True)] = 1e-3
-    bn_momentum: Annotated[float, Min(0.0), Max(1.0)] = 0.99
+    bn_epsilon: Epsilon = 1e-3
+    bn_momentum: Momentum = 0.99
     order: Literal["conv-bn-act", "bn-act-conv"] = "conv-bn-act"
     kernel_initializer: Initializer = "glorot_uniform"
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from builder.errors import DataError
+from builder.text import shape_text
 
 #: ITU-R 601 luma weights, as tf.image.rgb_to_grayscale uses them.
 LUMA = (0.2989, 0.5870, 0.1140)
@@ -95,8 +96,8 @@ def plan_adaptation(source: str, data_shape, target, scale: float = 1.0) -> Plan
 
     def fail(why: str = ""):
         raise DataError(
-            f"{source}: examples of shape {_fmt(data_shape)} do not fit the blueprint's "
-            f"input {_fmt(target)}{why}"
+            f"{source}: examples of shape {shape_text(data_shape)} do not fit the blueprint's "
+            f"input {shape_text(target)}{why}"
         )
 
     if len(target) == 1:
@@ -161,7 +162,3 @@ def native_scale(x: np.ndarray) -> float:
         return 255.0
     return 1.0
 
-
-def _fmt(shape) -> str:
-    inner = ", ".join("?" if d is None else str(d) for d in shape)
-    return f"({inner},)" if len(shape) == 1 else f"({inner})"

@@ -6,7 +6,6 @@ backends too. Imported only for pipeline="numpy", since it imports keras.
 
 from __future__ import annotations
 
-import math
 
 import keras
 import numpy as np

@@ -94,6 +94,10 @@ PositiveInt = Annotated[int, Min(1)]
 NonNegativeInt = Annotated[int, Min(0)]
 Pair = Annotated[tuple[int, int], Broadcast(2), Min(1)]
 Rate = Annotated[float, Min(0.0), Max(1.0, exclusive=True)]
+Fraction = Annotated[float, Min(0.0), Max(1.0)]
+Epsilon = Annotated[float, Min(0.0, exclusive=True)]  # added to a variance (normalization)
+# Batch norm's moving-average momentum: 0.99 as Keras; 0.9 settles in few steps (small data)
+Momentum = Annotated[float, Min(0.0), Max(1.0)]
 Name = Annotated[str, Named()]
 Shape = tuple[Union[Annotated[int, Min(1)], None], ...]
 
@@ -150,7 +154,7 @@ def checker(hint):
     inner = _compile(hint)
 
     def check(value, where):
-        if type(value) in _MARKER_TYPES:
+        if isinstance(value, Marker):
             return value.checked(lambda v: check(v, where), hint, _w(where))
         return inner(value, where)
 
@@ -284,18 +288,23 @@ def _plan(cls) -> tuple:
     return tuple(plan)
 
 
-def _holds_markers(value) -> bool:
-    if type(value) in _MARKER_TYPES:
+def field_value(cls, name: str, value):
+    """``value`` as field ``name`` of ``cls`` holds it, checked and normalized
+    (``3`` on a pair field is ``(3, 3)``); raises ``BlueprintError``."""
+    for field, check, where, _default in _plan(cls):
+        if field == name:
+            return check(value, where)
+    raise BlueprintError(f"{cls.__name__} has no field {name!r}")
+
+
+def holds_markers(value) -> bool:
+    if isinstance(value, Marker):
         return True
     if isinstance(value, Data):
         return value._has_markers
     if type(value) is tuple:
-        return any(_holds_markers(v) for v in value)
+        return any(holds_markers(v) for v in value)
     return False
-
-
-# Filled by builder.dsl.markers (which imports this module) with the marker classes.
-_MARKER_TYPES: set = set()
 
 
 class Data:
@@ -312,7 +321,7 @@ class Data:
             checked = check(value, where)
             if checked is not value:
                 object.__setattr__(self, name, checked)
-            markers = markers or _holds_markers(checked)
+            markers = markers or holds_markers(checked)
         # Recorded once, so that lowering can skip the walk for marker-free trees.
         object.__setattr__(self, "_has_markers", markers)
         self.validate()
@@ -338,6 +347,19 @@ class Data:
         import json
 
         return json.dumps(self.to_dict(), indent=indent)
+
+
+class Marker(Data):
+    """A field value that stands for several values (a search space); the kinds are in
+    ``builder.dsl.markers``. ``label`` names the hyperparameter (default: its path)."""
+
+    def checked(self, check, hint, where):
+        """The marker with every candidate value checked by ``check`` (the field's)."""
+        raise NotImplementedError
+
+    def candidates(self) -> tuple:
+        """Values to check against the field (for ranges: the two ends)."""
+        raise NotImplementedError
 
 
 def _encode(value):

@@ -7,12 +7,11 @@ giving every child a path segment: its own ``name`` when it has one, else a defa
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from ..errors import BlueprintError
+from ..text import shape_text
 from .base import (Block, Blueprint, Min, PositiveInt, Rate, Shape, blueprint, snake)
-from typing import Annotated
-
 from .layers import (ActivationName, Activation, Add, Concatenate, Dense, Dropout,
                      Flatten, GlobalPool, Initializer, Multiply)
 
@@ -101,8 +100,8 @@ class Residual(Blueprint):
             s = ctx.lower(self.shortcut, x, ctx.join(path, self.shortcut.name or "shortcut"))
         if ctx.shape(y) != ctx.shape(s):
             raise BlueprintError(
-                f"the residual adds the body's output {_fmt(ctx.shape(y))} to the shortcut's "
-                f"{_fmt(ctx.shape(s))}; the body changes the shape, so give the residual a "
+                f"the residual adds the body's output {shape_text(ctx.shape(y))} to the shortcut's "
+                f"{shape_text(ctx.shape(s))}; the body changes the shape, so give the residual a "
                 f"projection shortcut (e.g. shortcut=Conv2D({ctx.shape(y)[-1]}, 1, "
                 f"strides=...)) or keep the body's shape",
                 path=path or "(top)",
@@ -204,6 +203,3 @@ def _transparent(body) -> bool:
     # (``block1/conv1`` rather than ``block1/body/conv1``).
     return isinstance(body, Sequence) and body.name is None
 
-
-def _fmt(shape) -> str:
-    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"

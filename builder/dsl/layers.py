@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Annotated, Literal, Union
 
 from ..errors import BlueprintError
-from .base import (Layer, Max, Min, NonNegativeInt, Pair, PositiveInt, Rate,
-                   blueprint)
+from .base import (Epsilon, Layer, Min, Momentum, NonNegativeInt, Pair, PositiveInt,
+                   Rate, blueprint)
 
 ActivationName = Literal[
     "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "swish", "silu", "mish",
@@ -87,8 +87,8 @@ class Dense(Layer):
 class BatchNorm(Layer):
     """Batch normalization over the channel (last) axis."""
 
-    epsilon: Annotated[float, Min(0.0, exclusive=True)] = 1e-3
-    momentum: Annotated[float, Min(0.0), Max(1.0)] = 0.99
+    epsilon: Epsilon = 1e-3
+    momentum: Momentum = 0.99
     center: bool = True  # learn beta
     scale: bool = True  # learn gamma
 
@@ -212,7 +212,7 @@ class SimpleRNN(Layer):
     units: PositiveInt
     return_sequences: bool = False
     activation: ActivationName = "tanh"
-    dropout: Annotated[float, Min(0.0), Max(1.0, exclusive=True)] = 0.0
+    dropout: Rate = 0.0
 
 
 @blueprint
@@ -220,7 +220,7 @@ class LSTM(Layer):
     units: PositiveInt
     return_sequences: bool = False
     activation: ActivationName = "tanh"
-    dropout: Annotated[float, Min(0.0), Max(1.0, exclusive=True)] = 0.0
+    dropout: Rate = 0.0
 
 
 @blueprint
@@ -228,7 +228,7 @@ class GRU(Layer):
     units: PositiveInt
     return_sequences: bool = False
     activation: ActivationName = "tanh"
-    dropout: Annotated[float, Min(0.0), Max(1.0, exclusive=True)] = 0.0
+    dropout: Rate = 0.0
 
 
 @blueprint

@@ -12,18 +12,7 @@ import dataclasses
 from typing import Any, Literal
 
 from ..errors import BlueprintError
-from .base import _MARKER_TYPES, Data, blueprint
-
-
-class Marker(Data):
-    """Base class of the markers. ``label`` names the hyperparameter (default: its path)."""
-
-    def checked(self, check, hint, where):
-        raise NotImplementedError
-
-    def candidates(self) -> tuple:
-        """Values to check against the field (for ranges: the two ends)."""
-        raise NotImplementedError
+from .base import Data, Marker, holds_markers, blueprint
 
 
 @blueprint
@@ -108,9 +97,6 @@ def _same(a, b) -> bool:
     return a == b and type(a) is type(b)
 
 
-_MARKER_TYPES.update({Choice, Int, Float, Boolean})
-
-
 def concrete(value):
     """Replace every marker in a blueprint (recursively) by its default."""
     if isinstance(value, Data) and not isinstance(value, Marker) and not value._has_markers:
@@ -132,6 +118,4 @@ def concrete(value):
 
 def has_markers(value) -> bool:
     """Whether a blueprint (or value) holds a marker anywhere."""
-    from .base import _holds_markers
-
-    return _holds_markers(value)
+    return holds_markers(value)

@@ -256,7 +256,8 @@ def _execute(run: RunDir, plan: dict, options: TrainOptions, state, say, verbose
     from . import strategy as strategy_mod
     from .callbacks import (EpochCheckpoint, NanStop, Restored, Throughput, cosine_schedule,
                             write_json)
-    from .report import plot_curves, summary_text, write_history
+    from ..summary import summary_text
+    from .report import plot_curves, write_history
 
     bp, report, splits = plan["bp"], plan["report"], plan["splits"]
     graph = lower(bp)

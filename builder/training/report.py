@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import os
 from pathlib import Path
 
@@ -47,13 +45,3 @@ def plot_curves(path: Path, history: list[dict], title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def summary_text(report) -> str:
-    """The analysis table of ``builder summary``, as plain text."""
-    from ..cli.inspect import print_report
-
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        print_report(report, depth=1)
-    return buffer.getvalue()
