@@ -8,6 +8,13 @@ probabilities. After writing, the export is loaded back with the format's own ru
 outputs are compared with the Keras model's on the same images. The export is written to a
 temporary sibling and moved into place only once verified, so a failed or interrupted
 export leaves nothing at the target.
+
+Exports are float32, whatever precision the run trained in: a run trained under
+``mixed_bfloat16`` or ``mixed_float16`` is built again from its blueprint under the float32
+policy and given the trained weights (mixed-precision variables are float32 already), so
+ONNX, TFLite and SavedModel runtimes get float32 kernels. That float32 model is the
+reference the export is verified against; the training policy is recorded in the
+metadata, and the difference from the model as trained is reported for information.
 """
 
 from __future__ import annotations
@@ -36,10 +43,12 @@ class ExportError(Exception):
 @dataclasses.dataclass
 class Run:
     path: str
-    model: object
+    model: object              # float32: what is exported
     blueprint_json: str
     config: dict
     metrics: dict
+    trained_policy: str = "float32"
+    trained_model: object = None  # the model as trained, where its policy was not float32
 
     @property
     def input_shape(self) -> tuple:
@@ -52,6 +61,7 @@ class Run:
             "blueprint_sha256": hashlib.sha256(canonical.encode()).hexdigest(),
             "training_config": self.config,
             "metrics": self.metrics,
+            "precision": {"export": "float32", "training": self.trained_policy},
             "class_names": self.config.get("class_names") or self.config.get("data", {}).get("class_names"),
             "input": {"height": self.input_shape[0], "width": self.input_shape[1],
                       "channels": self.input_shape[2],
@@ -85,8 +95,38 @@ def load_run(path: str) -> Run:
         model = keras.saving.load_model(model_path, compile=False)
     except Exception as e:  # a damaged archive is the user's file, not our fault
         raise UserError(f"{model_path}: cannot load the model: {e}") from None
-    blueprint = read_json("blueprint.json")
-    return Run(path, model, json.dumps(blueprint), read_json("config.json"), read_json("metrics.json"))
+    blueprint = json.dumps(read_json("blueprint.json"))
+    policy = _training_policy(model)
+    deployable = model if policy == "float32" else _float32_model(model, blueprint, path)
+    return Run(path, deployable, blueprint, read_json("config.json"), read_json("metrics.json"),
+               trained_policy=policy, trained_model=model if deployable is not model else None)
+
+
+def _training_policy(model) -> str:
+    """The dtype policy a model was built under (its output layers stay float32 under
+    every policy, so the other layers tell)."""
+    reduced = sorted({layer.dtype_policy.name for layer in model.layers} - {"float32"})
+    return reduced[0] if reduced else "float32"
+
+
+def _float32_model(model, blueprint_json: str, path: str):
+    """The run's network built again under the float32 policy, with its trained weights."""
+    import keras
+
+    from .compiler import build
+    from .serialize import from_json
+
+    if blueprint_json == "{}":
+        raise UserError(f"{path}: the model trained in mixed precision and the run has no "
+                        f"blueprint.json to build its float32 form from")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        rebuilt = build(from_json(blueprint_json))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt
 
 
 def _main_output(model):
@@ -174,8 +214,13 @@ def _verify_keras(run, path, reference):
 
 
 def _need(module, extra):
+    import warnings
+
     try:
-        return __import__(module)
+        with warnings.catch_warnings():  # tf2onnx's numpy deprecations are not the user's
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return __import__(module)
     except ImportError:
         raise UserError(f"this export needs the '{extra}' extra: pip install -e '.[{extra}]' "
                         f"(the {module} package is missing)") from None
@@ -277,6 +322,10 @@ def export(run_dir: str, fmt: str, out: str, force: bool = False) -> list[tuple[
     write, verify = WRITERS[fmt]
     raw, _ = _check_images(run)
     reference = np.asarray(serving_model(run.model, "uint8")(raw, training=False))
+    if run.trained_model is not None:
+        # For information: how far float32 inference is from the model as trained.
+        trained = serving_model(run.trained_model, "uint8")(raw, training=False)
+        drift = float(np.max(np.abs(np.asarray(trained, "float32") - reference)))
 
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.partial-", dir=parent)
     try:
@@ -286,6 +335,9 @@ def export(run_dir: str, fmt: str, out: str, force: bool = False) -> list[tuple[
         _move_into_place(target, out, sidecar=fmt == "tflite")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    if run.trained_model is not None:
+        results.append((f"float32 export vs the {run.trained_policy} model as trained "
+                        f"(information, not checked)", drift))
     return results
 
 

@@ -109,3 +109,55 @@ def test_existing_target_needs_force(run_dir, tmp_path):
     assert out.read_text() == "old"
     result = cli("export", run_dir, "--format", "keras", "--out", str(out), "--force")
     assert result.returncode == 0 and out.read_bytes()[:2] == b"PK"
+
+
+def _mixed_run(folder, policy):
+    """A run directory whose model was built (and would train) under ``policy``."""
+    import keras
+
+    folder.mkdir()
+    bp = builder.load("lenet5_full")
+    keras.config.set_dtype_policy(policy)
+    try:
+        model = builder.build(bp)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    # Trained-looking weights: not the initial ones, so a rebuild that lost them shows.
+    rng = np.random.default_rng(1)
+    model.set_weights([w + 0.05 * rng.standard_normal(w.shape).astype(w.dtype)
+                       for w in model.get_weights()])
+    model.save(folder / "model.keras")
+    (folder / "blueprint.json").write_text(bp.to_json())
+    (folder / "config.json").write_text(json.dumps({"precision": {"policy": policy}}))
+    (folder / "metrics.json").write_text("{}")
+    return str(folder), model
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_a_mixed_precision_run_exports_float32_in_every_format(tmp_path, policy):
+    run, trained = _mixed_run(tmp_path / "run", policy)
+    loaded = ex.load_run(run)
+    assert loaded.trained_policy == policy
+    assert {layer.dtype_policy.name for layer in loaded.model.layers} == {"float32"}
+    for ours, theirs in zip(loaded.model.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)  # the trained weights, float32 already
+    targets = {"saved_model": "sm", "keras": "m.keras", "onnx": "m.onnx", "tflite": "m.tflite"}
+    for fmt, name in targets.items():
+        results = ex.export(run, fmt, str(tmp_path / name))
+        checked = [diff for label, diff in results if "information" not in label]
+        assert checked and all(diff <= ex.TOLERANCE[fmt] for diff in checked), (fmt, results)
+        drift = [diff for label, diff in results if "information" in label]
+        assert len(drift) == 1 and 0 < drift[0] < 0.05, (fmt, results)  # reduced precision
+    meta = json.loads((tmp_path / "sm" / ex.METADATA).read_text())
+    assert meta["precision"] == {"export": "float32", "training": policy}
+
+
+@pytest.mark.slow
+def test_train_in_bfloat16_then_export_a_saved_model_from_the_command_line(tmp_path):
+    run = tmp_path / "run"
+    out = cli("train", "lenet5", "--epochs", "1", "--precision", "mixed_bfloat16",
+              "--out", str(run))
+    assert out.returncode == 0, out.stderr
+    out = cli("export", str(run), "--format", "saved_model", "--out", str(tmp_path / "sm"))
+    assert out.returncode == 0, out.stderr
+    assert "mixed_bfloat16 model as trained" in out.stdout

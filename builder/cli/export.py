@@ -21,7 +21,7 @@ def run(args):
 
     results = export(args.run_dir, args.format, args.out, force=args.force)
     print(f"wrote {args.format} export to {args.out}")
-    print("verified against the Keras model on the same images:")
+    print("verified against the run's Keras model (float32) on the same images:")
     for label, diff in results:
         print(f"  {label}: max |difference| {diff:.2e}")
     return 0
