@@ -12,7 +12,17 @@ from typing import Iterable
 
 
 class UserError(Exception):
-    """Base class for mistakes in what the user gave us."""
+    """Base class for mistakes in what the user gave us.
+
+    The message names function arguments as Python spells them (``learning_rate``,
+    ``out='runs/x'``, ``resume=True``); ``arguments`` lists the ones it names, so that the
+    command line can write them as its flags (``--learning-rate``, ``--out runs/x``,
+    ``--resume``) and Python callers read the names they passed.
+    """
+
+    def __init__(self, message: str = "", *, arguments: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.arguments = tuple(arguments)
 
 
 class BlueprintError(UserError, ValueError):
@@ -21,10 +31,11 @@ class BlueprintError(UserError, ValueError):
     ``path`` names where in the blueprint (``body/stage2/block1/conv2``) or which file.
     """
 
-    def __init__(self, message: str, path: str | None = None):
+    def __init__(self, message: str, path: str | None = None, *,
+                 arguments: tuple[str, ...] = ()):
         self.path = path
         self.detail = message
-        super().__init__(f"{path}: {message}" if path else message)
+        super().__init__(f"{path}: {message}" if path else message, arguments=arguments)
 
 
 class DataError(UserError):

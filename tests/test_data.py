@@ -121,7 +121,7 @@ def test_digits_deterministic_with_seed():
 
 def test_digits_classes_check():
     with pytest.raises(DataError, match=r"digits has 10 classes but the blueprint outputs 5 "
-                                        r"\(pass --classes 10\)"):
+                                        r"\(pass classes=10\)"):
         load_data("digits", input_shape=(8, 8, 1), classes=5)
     wide = load_data("digits", input_shape=(8, 8, 1), classes=12)
     assert len(wide.class_names) == 12 and wide.class_counts[10:].sum() == 0
@@ -215,7 +215,7 @@ def test_folder_errors(tmp_path):
         load_data(f"folder:{loose}", input_shape=(8, 8, 3), classes=3)
     many = make_tree(tmp_path / "many", per_class=2)
     with pytest.raises(DataError, match=r"has 3 classes but the blueprint outputs 2 "
-                                        r"\(pass --classes 3\)"):
+                                        r"\(pass classes=3\)"):
         load_data(f"folder:{many}", input_shape=(8, 8, 3), classes=2)
 
 
@@ -253,7 +253,7 @@ def test_npz_errors(tmp_path):
         load_data(f"npz:{path}", input_shape=(2, 2, 1), classes=2)
     np.savez(path, x=np.zeros((4, 2, 2)), y=np.array([0, 1, 11, 3]))
     with pytest.raises(DataError, match=r"bad\.npz has 12 classes \(labels 0\.\.11\) but the "
-                                        r"blueprint outputs 10 \(pass --classes 12\)"):
+                                        r"blueprint outputs 10 \(pass classes=12\)"):
         load_data(f"npz:{path}", input_shape=(2, 2, 1), classes=10)
     np.savez(path, x=np.zeros((4, 2, 2)), y=np.array([0, 1, 1]))
     with pytest.raises(DataError, match="4 examples but 'y' has 3 labels"):
@@ -270,7 +270,7 @@ def test_tfds_unprepared_fails_fast(tmp_path):
         load_data("tfds:mnist", input_shape=(28, 28, 1), classes=10, data_dir=str(tmp_path))
     assert time.monotonic() - start < 10
     message = str(error.value)
-    assert "not prepared" in message and str(tmp_path) in message and "--download" in message
+    assert "not prepared" in message and str(tmp_path) in message and "download=True" in message
     assert not any(tmp_path.rglob("*.tfrecord*"))
 
 

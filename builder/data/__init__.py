@@ -6,10 +6,12 @@ splits = load_data("digits", input_shape=(32, 32, 1), classes=10)
 model.fit(splits.train, validation_data=splits.validation)
 ```
 
-Sources: ``digits`` (scikit-learn's handwritten digits, no network), ``synthetic``
-(learnable random data of the blueprint's shape), ``folder:PATH`` (one subfolder of
-images per class), ``npz:PATH`` (arrays x/y or x_train/y_train[/x_test/y_test]) and
-``tfds:NAME[:SPLIT]`` (tensorflow-datasets, prepared in a data directory).
+Sources (one module each, behind the protocol of ``protocol.py``): ``digits``
+(scikit-learn's handwritten digits, no network), ``synthetic`` (learnable random data of
+the blueprint's shape), ``folder:PATH`` (one subfolder of images per class), ``npz:PATH``
+(arrays x/y or x_train/y_train[/x_test/y_test]) and ``tfds:NAME[:SPLIT]``
+(tensorflow-datasets, prepared in a data directory). ``source.py`` switches on the kind,
+once. Pipelines: ``tf_pipeline`` (tf.data) and ``py_dataset`` (numpy, any backend).
 
 Importing this package does not import TensorFlow; ``pipeline="numpy"`` with the
 in-memory sources never does (keras itself may, on its TensorFlow backend).
@@ -17,14 +19,18 @@ in-memory sources never does (keras itself may, on its TensorFlow backend).
 
 from builder.data.augment import AUGMENTATIONS
 from builder.data.core import PIPELINES, DataSplits, load_data
-from builder.data.source import SOURCE_FORMS, SOURCES, Source, parse_source
+from builder.data.protocol import Request, Shard, Source
+from builder.data.source import KINDS, SOURCE_FORMS, SOURCES, parse_source
 
 __all__ = [
     "AUGMENTATIONS",
     "DataSplits",
+    "KINDS",
     "PIPELINES",
+    "Request",
     "SOURCES",
     "SOURCE_FORMS",
+    "Shard",
     "Source",
     "load_data",
     "parse_source",

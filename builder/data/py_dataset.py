@@ -10,8 +10,22 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from builder.data.adapt import Plan
-from builder.data.augment import augment_numpy
+from .adapt import Plan
+from .augment import augment_numpy
+from .protocol import Arrays, Stream
+
+
+def dataset(part: Arrays | Stream, plan: Plan, *, batch_size: int, training: bool, seed: int,
+            augment: tuple[str, ...], cache: bool = True) -> "ArrayDataset":
+    """The batched numpy pipeline of one part. A stream is read into memory first,
+    adapted (this pipeline works on arrays)."""
+    if isinstance(part, Stream):
+        from .tf_pipeline import to_arrays
+
+        x, y = to_arrays(part.dataset, plan)
+        part, plan = Arrays(x, y), Plan(plan.target, plan.target, 1.0)
+    return ArrayDataset(part.x, part.y, plan, batch_size=batch_size, shuffle=training,
+                        seed=seed, augment=augment if training else ())
 
 
 class ArrayDataset(keras.utils.PyDataset):

@@ -11,12 +11,23 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from builder.data.adapt import Plan
-from builder.data.augment import augment_tf
+from .adapt import Plan
+from .augment import augment_tf
+from .protocol import Arrays, Stream
 
 AUTOTUNE = tf.data.AUTOTUNE
 #: Largest shuffle buffer for streamed (tfds) data, in examples.
 SHUFFLE_BUFFER = 10_000
+
+
+def dataset(part: Arrays | Stream, plan: Plan, *, batch_size: int, training: bool, seed: int,
+            augment: tuple[str, ...], cache: bool) -> tf.data.Dataset:
+    """The batched pipeline of one part (examples in memory, or a stream)."""
+    if isinstance(part, Arrays):
+        return from_arrays(part.x, part.y, plan, batch_size=batch_size, training=training,
+                           seed=seed, augment=augment)
+    return from_examples(part.dataset, plan, size=part.size, batch_size=batch_size,
+                         training=training, seed=seed, augment=augment, cache=cache)
 
 
 def from_arrays(x: np.ndarray, y: np.ndarray, plan: Plan, *, batch_size: int,

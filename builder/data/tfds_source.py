@@ -1,11 +1,12 @@
-"""``tfds:NAME[:SPLIT]``: a tensorflow-datasets dataset, prepared in a data directory.
+"""``tfds:NAME[:VERSION][:SPLIT]``: a tensorflow-datasets dataset, prepared in a data
+directory.
 
 Nothing is downloaded unless ``download`` is true: a dataset that is not prepared
 fails at once with a ``DataError`` saying where it was looked for. Examples stream
 from the prepared files; validation and test come from the dataset's own
 'validation' and 'test' splits where it has them, otherwise from the start of the
 training split (tfds shuffles examples when it prepares a dataset; these holdouts are
-not stratified).
+not stratified). Importing this module does not import TensorFlow.
 """
 
 from __future__ import annotations
@@ -15,59 +16,55 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from builder.data.adapt import Plan, plan_adaptation
-from builder.data.source import Source
-from builder.data.split import holdout_sizes
-from builder.errors import DataError, did_you_mean
+from ..errors import DataError, did_you_mean
+from .adapt import plan_adaptation
+from .protocol import Opened, Request, Source, Stream, check_classes
+from .split import holdout_sizes
+
+# A tfds version such as 3.0.1 or 3.*.* may follow the name: tfds:mnist:3.0.1:train.
+_VERSION = re.compile(r"^\d+\.(\d+|\*)\.(\d+|\*)$")
 
 
-@dataclass
-class TfdsData:
-    """Streams of stored (image, label) examples per part, and what they hold."""
+@dataclass(frozen=True)
+class Tfds(Source):
+    """``arg`` is the dataset name (possibly ``name/config:version``); ``split`` the
+    split used for training (``train`` unless given)."""
 
-    parts: dict          # "train" | "validation" | "test" -> (tf.data.Dataset, size)
-    plan: Plan
-    num_classes: int
-    class_names: list[str]
-    class_counts: np.ndarray
+    kind = "tfds"
+    form = "tfds:NAME[:SPLIT]"
+    argument = "a dataset name"
+
+    split: str = "train"
+
+    def __str__(self) -> str:
+        return f"tfds:{self.arg}:{self.split}"
+
+    @classmethod
+    def parse(cls, arg):
+        # A split may itself hold colons ("train[:10%]").
+        name, _, rest = arg.partition(":")
+        version, _, split_rest = rest.partition(":")
+        if _VERSION.match(version):
+            name, rest = f"{name}:{version}", split_rest
+        return cls(name.strip(), rest.strip() or "train")
+
+    def open(self, request: Request) -> Opened:
+        return open_tfds(self, request)
 
 
-def open_tfds(src: Source, *, input_shape, classes: int, validation_split: float,
-              test_split: float, data_dir: str | None, download: bool) -> TfdsData:
+def open_tfds(src: Tfds, request: Request) -> Opened:
     import tensorflow_datasets as tfds
 
-    builder = _builder(src, data_dir)
-    if not builder.is_prepared():
-        if not download:
-            raise DataError(
-                f"{src}: the dataset is not prepared in {builder.data_dir_root}; pass "
-                f"--download (download=True) to download and prepare it there "
-                f"(downloading needs network access), or --data-dir to point at a "
-                f"directory where it is prepared"
-            )
-        try:
-            builder.download_and_prepare()
-        except Exception as error:  # network, checksum, manual-download datasets ...
-            raise DataError(f"{src}: could not download and prepare the dataset into "
-                            f"{builder.data_dir_root} (downloading needs network access): "
-                            f"{_first_line(error)}") from error
-
+    builder = _prepared(src, request)
     features = builder.info.features
     image_key = _feature(src, features, "image", tfds.features.Image, "image")
     label_key = _feature(src, features, "label", tfds.features.ClassLabel, "class label")
-    image = features[image_key]
     label = features[label_key]
     num_classes = int(label.num_classes)
-    if num_classes > classes:
-        raise DataError(f"{src} has {num_classes} classes but the blueprint outputs "
-                        f"{classes} (pass --classes {num_classes})")
-    names = [str(n) for n in label.names]
-    dtype = np.dtype(image.np_dtype)
+    check_classes(src, num_classes, request.classes)
+    dtype = np.dtype(features[image_key].np_dtype)
     scale = float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0
-    plan = plan_adaptation(str(src), tuple(image.shape), input_shape, scale)
-
-    available = list(builder.info.splits.keys())  # empty where tfds does not know them
-    used = set(re.findall(r"[A-Za-z_][\w-]*", src.split))
+    plan = plan_adaptation(str(src), tuple(features[image_key].shape), request.input_shape, scale)
 
     def stream(spec: str, labels_only: bool = False):
         decoders = {image_key: tfds.decode.SkipDecoding()} if labels_only else None
@@ -75,22 +72,51 @@ def open_tfds(src: Source, *, input_shape, classes: int, validation_split: float
             ds = builder.as_dataset(split=spec, shuffle_files=False, decoders=decoders)
         except ValueError as error:
             raise DataError(f"{src}: bad split {spec!r}: {_first_line(error)}"
-                            f"{did_you_mean(spec, available)}") from error
+                            f"{did_you_mean(spec, list(builder.info.splits.keys()))}") from error
         if labels_only:
             return ds.map(lambda ex: ex[label_key])
         return ds.map(lambda ex: (ex[image_key], ex[label_key]))
 
-    def size(ds) -> int:
-        n = int(ds.cardinality())
-        if n < 0:  # unknown: count
-            n = int(ds.reduce(np.int64(0), lambda count, _: count + 1))
-        return n
+    parts, carve = _parts(src, request, builder, stream)
+    counts = np.zeros(max(request.classes, num_classes), np.int64)
+    for batch in carve(stream(src.split, labels_only=True), "train").batch(4096):
+        counts += np.bincount(batch.numpy().astype(np.int64), minlength=len(counts))
+    shard = request.shard
+    parts = {name: Stream(shard.of_dataset(part.dataset), shard.size(part.size))
+             for name, part in parts.items()}
+    return Opened(parts, plan, num_classes, [str(n) for n in label.names],
+                  counts[:request.classes])
 
+
+def _prepared(src: Tfds, request: Request):
+    """The dataset's builder, prepared (downloaded only where ``download``)."""
+    builder = _builder(src, request.data_dir)
+    if not builder.is_prepared():
+        if not request.download:
+            raise DataError(
+                f"{src}: the dataset is not prepared in {builder.data_dir_root}; pass "
+                f"download=True to download and prepare it there (downloading needs network "
+                f"access), or data_dir to point at a directory where it is prepared",
+                arguments=("download", "data_dir"))
+        try:
+            builder.download_and_prepare()
+        except Exception as error:  # network, checksum, manual-download datasets ...
+            raise DataError(f"{src}: could not download and prepare the dataset into "
+                            f"{builder.data_dir_root} (downloading needs network access): "
+                            f"{_first_line(error)}") from error
+    return builder
+
+
+def _parts(src: Tfds, request: Request, builder, stream):
+    """Train, validation and test streams: the dataset's own validation and test splits
+    where it has them, else carved from the start of the training split."""
+    available = list(builder.info.splits.keys())  # empty where tfds does not know them
+    used = set(re.findall(r"[A-Za-z_][\w-]*", src.split))
     pool = stream(src.split)
-    n_pool = size(pool)
+    n_pool = _size(pool)
     own = {part: part in available and part not in used for part in ("validation", "test")}
-    n_val, n_test = holdout_sizes(n_pool, 0.0 if own["validation"] else validation_split,
-                                  0.0 if own["test"] else test_split)
+    n_val, n_test = holdout_sizes(n_pool, 0.0 if own["validation"] else request.validation_split,
+                                  0.0 if own["test"] else request.test_split)
     if n_pool - n_val - n_test < 1:
         raise DataError(f"{src}: split {src.split!r} has {n_pool} examples, too few to hold "
                         f"out {n_val} for validation and {n_test} for test")
@@ -100,21 +126,24 @@ def open_tfds(src: Source, *, input_shape, classes: int, validation_split: float
         count = {"test": n_test, "validation": n_val, "train": -1}[part]
         return ds.skip(start).take(count)
 
-    parts = {"train": (carve(pool, "train"), n_pool - n_val - n_test)}
+    parts = {"train": Stream(carve(pool, "train"), n_pool - n_val - n_test)}
     for part, n_carved in (("validation", n_val), ("test", n_test)):
         if own[part]:
             ds = stream(part)
-            parts[part] = (ds, size(ds))
+            parts[part] = Stream(ds, _size(ds))
         else:
-            parts[part] = (carve(pool, part), n_carved)
-
-    counts = np.zeros(max(classes, num_classes), np.int64)
-    for batch in carve(stream(src.split, labels_only=True), "train").batch(4096):
-        counts += np.bincount(batch.numpy().astype(np.int64), minlength=len(counts))
-    return TfdsData(parts, plan, num_classes, names, counts[:classes])
+            parts[part] = Stream(carve(pool, part), n_carved)
+    return parts, carve
 
 
-def _builder(src: Source, data_dir: str | None):
+def _size(ds) -> int:
+    n = int(ds.cardinality())
+    if n < 0:  # unknown: count
+        n = int(ds.reduce(np.int64(0), lambda count, _: count + 1))
+    return n
+
+
+def _builder(src: Tfds, data_dir: str | None):
     import tensorflow_datasets as tfds
 
     try:
@@ -130,7 +159,7 @@ def _builder(src: Source, data_dir: str | None):
         raise DataError(f"{src}: cannot open the dataset: {_first_line(error)}") from error
 
 
-def _feature(src: Source, features, key: str, kind, what: str) -> str:
+def _feature(src: Tfds, features, key: str, kind, what: str) -> str:
     """The key of the image (or label) feature: ``key`` if it is one, else the only one."""
     items = dict(features.items()) if hasattr(features, "items") else {}
     if isinstance(items.get(key), kind):

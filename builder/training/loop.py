@@ -102,26 +102,10 @@ def _prepare(spec, options: TrainOptions, input_shape, classes, say, adapt_head=
 
 
 def data_classes(source: str, input_shape, data_dir=None) -> int | None:
-    """How many classes ``source`` has, where that is cheap to know (None: unknown,
-    or the source makes as many as asked, like ``synthetic``)."""
+    """How many classes ``source`` has, where that is cheap to know."""
     from ..data import parse_source
 
-    src = parse_source(source)
-    if src.kind == "digits":
-        return 10
-    if src.kind == "folder":
-        root = Path(src.arg)
-        if root.is_dir():
-            found = sum(1 for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-            return found if found >= 2 else None  # load_data explains what is wrong
-        return None
-    if src.kind == "npz":
-        from ..data.arrays import LOADERS
-
-        raw = LOADERS["npz"](src, input_shape=input_shape, classes=1, seed=0,
-                             synthetic_size=1)
-        return int(raw.num_classes)
-    return None
+    return parse_source(source).count_classes(input_shape)
 
 
 def _load_data(options: TrainOptions, input_shape, classes):
