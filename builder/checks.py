@@ -17,7 +17,7 @@ from .errors import ArgumentError, did_you_mean, one_of
 def whole(name: str, value, low: int = 0) -> int:
     """A whole number of at least ``low``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ArgumentError(f"{name} must be a whole number >= {low}, not {value!r}",
+        raise ArgumentError(f"`{name}` must be a whole number >= {low}, not {value!r}",
                             arguments=(name,))
     return int(value)
 
@@ -36,7 +36,7 @@ def real(name: str, value, low: float | None = None, high: float | None = None, 
         hi = "inf" if high is None else high
         interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}" \
                    f"{')' if high_open or high is None else ']'}"
-        raise ArgumentError(f"{name} must be a finite number in {interval}, not {value!r}",
+        raise ArgumentError(f"`{name}` must be a finite number in {interval}, not {value!r}",
                             arguments=(name,))
     return float(value)
 
@@ -49,7 +49,7 @@ def fraction(name: str, value) -> float:
 def choice(name: str, value, choices):
     """One of ``choices``, with a "did you mean" for a near miss."""
     if value not in choices:
-        raise ArgumentError(f"{name} must be {one_of(choices)}, not {value!r}"
+        raise ArgumentError(f"`{name}` must be {one_of(choices)}, not {value!r}"
                             f"{did_you_mean(str(value), choices)}", arguments=(name,))
     return value
 
@@ -62,6 +62,6 @@ def shape(name: str, value) -> tuple[int, ...]:
         dims = None
     if not dims or any(isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1
                        for d in dims):
-        raise ArgumentError(f"{name} must be positive whole numbers without the batch axis, "
+        raise ArgumentError(f"`{name}` must be positive whole numbers without the batch axis, "
                             f"e.g. (32, 32, 3); got {value!r}", arguments=(name,))
     return tuple(int(d) for d in dims)

@@ -14,10 +14,11 @@ from typing import Iterable
 class UserError(Exception):
     """Base class for mistakes in what the user gave us.
 
-    The message names function arguments as Python spells them (``learning_rate``,
-    ``out='runs/x'``, ``resume=True``); ``arguments`` lists the ones it names, so that the
-    command line can write them as its flags (``--learning-rate``, ``--out runs/x``,
-    ``--resume``) and Python callers read the names they passed.
+    The message names function arguments as Python spells them, either with a value
+    (``out='runs/x'``, ``resume=True``) or alone in backquotes (`` `learning_rate` ``);
+    ``arguments`` lists the ones it names, so that the command line can write them as its
+    flags (``--out runs/x``, ``--resume``, ``--learning-rate``) while Python callers read
+    the names they passed.
     """
 
     def __init__(self, message: str = "", *, arguments: tuple[str, ...] = ()):

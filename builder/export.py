@@ -87,14 +87,9 @@ def load_run(path: str) -> Run:
         except (OSError, json.JSONDecodeError) as e:
             raise UserError(f"{p}: cannot read: {e}") from None
 
-    import keras
+    from .weights import load_model_file
 
-    from . import keras_layers  # noqa: F401  (our custom layers, for loading)
-
-    try:
-        model = keras.saving.load_model(model_path, compile=False)
-    except Exception as e:  # a damaged archive is the user's file, not our fault
-        raise UserError(f"{model_path}: cannot load the model: {e}") from None
+    model = load_model_file(model_path)
     blueprint = json.dumps(read_json("blueprint.json"))
     policy = _training_policy(model)
     deployable = model if policy == "float32" else _float32_model(model, blueprint, path)
@@ -306,15 +301,18 @@ def export(run_dir: str, fmt: str, out: str, force: bool = False) -> list[tuple[
     """Export the run at ``run_dir`` to ``out``; returns the verification figures
     (what was compared, max |difference|)."""
     if fmt not in FORMATS:
-        raise ArgumentError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+        raise ArgumentError(f"format={fmt!r}: use one of {', '.join(FORMATS)}",
+                            arguments=("format",))
     ext = default_extension(fmt)
     if ext and not out.endswith(ext):
-        raise ArgumentError(f"--out {out!r}: a {fmt} export is a file ending in {ext}")
+        raise ArgumentError(f"out={out!r}: a {fmt} export is a file ending in {ext}",
+                            arguments=("out",))
     parent = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
-        raise ArgumentError(f"--out {out!r}: cannot write in {parent}")
+        raise ArgumentError(f"out={out!r}: cannot write in {parent}", arguments=("out",))
     if os.path.exists(out) and not force:
-        raise ArgumentError(f"--out {out!r} exists; pass --force to replace it")
+        raise ArgumentError(f"out={out!r} exists; pass force=True to replace it",
+                            arguments=("out", "force"))
     if fmt in ("onnx",):
         _need("tf2onnx", "onnx")
         _need("onnxruntime", "onnx")

@@ -97,10 +97,7 @@ def load_weights(model, weights) -> None:
     if not os.path.isfile(path):
         raise BlueprintError("no such weights file", path=path)
     if path.endswith(".keras"):
-        from . import keras_layers  # noqa: F401  (registers our custom layers)
-
-        source = keras.saving.load_model(path, compile=False)
-        transfer_weights(source, model)
+        transfer_weights(load_model_file(path), model)
         return
     if path.endswith(".h5"):
         try:
@@ -110,3 +107,18 @@ def load_weights(model, weights) -> None:
         return
     raise BlueprintError("weights must be a Keras model, a .keras file or a .weights.h5 file",
                          path=path)
+
+
+def load_model_file(path):
+    """A ``.keras`` model file, loaded in Keras's safe mode (a Lambda layer's code is
+    refused); a damaged or unsafe file is the user's, so ``DataError`` names it."""
+    import keras
+
+    from . import keras_layers  # noqa: F401  (registers our custom layers)
+    from .errors import DataError
+
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as e:  # zip, h5, JSON and deserialization errors of many types
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"{path}: cannot load the model: {first}") from None

@@ -292,7 +292,7 @@ def test_resuming_with_other_options_is_refused(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--max-trials", "0"], "--max-trials must be at least 1"),
     (["--tuner", "anneal"], "invalid choice: 'anneal'"),
-    (["--objective", "val_acc"], "--objective 'val_acc' is not a metric the model reports"),
+    (["--objective", "val_acc"], "--objective val_acc is not a metric the model reports"),
     (["--hp", "optimizer=adamm"], "optimizer"),
     (["--worker", "localhost"], "write HOST:PORT"),
 ])

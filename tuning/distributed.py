@@ -11,10 +11,12 @@ import os
 from builder.errors import ArgumentError
 
 
-def parse_address(text: str, option: str) -> tuple[str, int]:
+def parse_address(text: str, argument: str) -> tuple[str, int]:
+    """``"HOST:PORT"`` -> (host, port); ``argument`` names where it came from."""
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ArgumentError(f"{option} {text!r}: write HOST:PORT, e.g. 127.0.0.1:8000")
+        raise ArgumentError(f"{argument}={text!r}: write HOST:PORT, e.g. 127.0.0.1:8000",
+                            arguments=(argument,))
     return host, int(port)
 
 
@@ -24,10 +26,11 @@ def configure(chief: str | None = None, worker: str | None = None) -> str | None
     ``$KERASTUNER_TUNER_ID`` where set (give a restarted worker the same id so that it
     takes up its interrupted trial), else ``worker-<pid>``."""
     if chief and worker:
-        raise ArgumentError("--chief and --worker exclude each other: start one process of each")
+        raise ArgumentError("`chief` and `worker` exclude each other: start one process of "
+                            "each", arguments=("chief", "worker"))
     if not chief and not worker:
         return None
-    host, port = parse_address(chief or worker, "--chief" if chief else "--worker")
+    host, port = parse_address(chief or worker, "chief" if chief else "worker")
     os.environ["KERASTUNER_ORACLE_IP"] = host
     os.environ["KERASTUNER_ORACLE_PORT"] = str(port)
     if chief:

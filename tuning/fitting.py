@@ -1,8 +1,9 @@
-"""The compile step of a trial: the same as ``builder train``'s.
+"""A trial's training: the same compile step and the same fit as ``builder train``.
 
 A trial's ``TrainingSpace`` values become ``TrainOptions`` and go through
-``builder.training.loop.compile_model``: the same optimizers (SGD with momentum, Adam,
-AdamW, RMSprop), weight decay, loss (from the model's outputs) and accuracy metric.
+``builder.training.compile``: the same optimizers (SGD with momentum, Adam, AdamW,
+RMSprop), weight decay, loss (from the model's outputs) and accuracy metric, and the same
+``fit``. Trials train at a constant learning rate, in float32, without augmentation.
 """
 
 from __future__ import annotations
@@ -13,14 +14,22 @@ from builder.errors import BlueprintError
 METRICS = ("loss", "accuracy")
 
 
+def trial_options(training, *, data: str = "digits", seed: int = 0, epochs: int | None = None):
+    """The ``TrainOptions`` of a concrete ``TrainingSpace``: a trial's recipe."""
+    from builder.training.options import TrainOptions
+
+    return TrainOptions(data=data, seed=seed, epochs=epochs or training.epochs or 1,
+                        optimizer=training.optimizer, learning_rate=training.learning_rate,
+                        weight_decay=training.weight_decay, batch_size=training.batch_size,
+                        schedule="constant", augment=(), precision="float32")
+
+
 def compile_model(model, training, blueprint) -> None:
     """Compile ``model`` (built from ``blueprint``) for a concrete ``TrainingSpace``."""
     import builder
-    from builder.training.loop import compile_model as compile_for_training
-    from builder.training.options import TrainOptions
+    from builder.training.compile import compile_model as compile_for_training
 
-    options = TrainOptions(optimizer=training.optimizer, learning_rate=training.learning_rate,
-                           weight_decay=training.weight_decay, batch_size=training.batch_size)
+    options = trial_options(training)
     compile_for_training(model, options, builder.lower(blueprint), options.lr)
 
 

@@ -83,7 +83,7 @@ class BlueprintHyperModel(kt.HyperModel):
     """
 
     def __init__(self, space, training: TrainingSpace | None = None, *, epochs: int = 1,
-                 max_params=None, max_macs=None, load_data=None):
+                 max_params=None, max_macs=None, load_data=None, seed: int = 0):
         super().__init__(name=getattr(space, "name", None) or "blueprint")
         self.space = space
         self.training = training or TrainingSpace()
@@ -91,6 +91,7 @@ class BlueprintHyperModel(kt.HyperModel):
         self.max_params = max_params
         self.max_macs = max_macs
         self.load_data = load_data
+        self.seed = seed
 
     def declare_hyperparameters(self, hp):
         declare(hp, self.space, self.training)
@@ -106,19 +107,24 @@ class BlueprintHyperModel(kt.HyperModel):
     def build(self, hp):
         import keras
 
+        from builder.training.session import seed_everything
+
         candidate = self.candidate(hp)
         keras.backend.clear_session()
+        seed_everything(self.seed)  # a trial's initial weights follow the sweep's seed
         model = builder.build(candidate.blueprint)
         compile_model(model, candidate.training, candidate.blueprint)
         return model
 
     def fit(self, hp, model, *args, epochs=None, **kwargs):
+        from builder.training.compile import fit
+
         training = resolve(hp, self.training)
         data = self.load_data(training.batch_size)
-        epochs = epochs or training.epochs or self.epochs
-        history = model.fit(data.train, validation_data=data.validation, epochs=epochs,
-                            verbose=kwargs.pop("verbose", 0), shuffle=False, **kwargs)
-        return history
+        return fit(model, data.train, validation=data.validation,
+                   epochs=epochs or training.epochs or self.epochs,
+                   initial_epoch=kwargs.pop("initial_epoch", 0),
+                   callbacks=kwargs.pop("callbacks", ()), verbose=kwargs.pop("verbose", 0))
 
 
 class SearchTuner(kt.Tuner):
@@ -258,14 +264,14 @@ def make_tuner(hypermodel, *, tuner="random", objective="val_accuracy", max_tria
         oracle = BayesianOracle(max_trials=max_trials, **common)
     elif tuner == "hyperband":
         if epochs < 2:
-            raise ArgumentError("--tuner hyperband needs --epochs of at least 2 (its maximum "
-                                "epochs per trial)")
+            raise ArgumentError("tuner='hyperband' needs `epochs` of at least 2 (its maximum "
+                                "epochs per trial)", arguments=("tuner", "epochs"))
         oracle = HyperbandOracle(max_epochs=epochs, factor=3, **common)
     else:
         from builder.errors import did_you_mean, one_of
 
-        raise ArgumentError(f"--tuner must be {one_of(TUNERS)}, not {tuner!r}"
-                            f"{did_you_mean(tuner, TUNERS)}")
+        raise ArgumentError(f"`tuner` must be {one_of(TUNERS)}, not {tuner!r}"
+                            f"{did_you_mean(tuner, TUNERS)}", arguments=("tuner",))
     oracle.requested_trials = max_trials if tuner != "hyperband" else None
     oracle.max_rejected = max_rejected
     cls = HyperbandSearchTuner if tuner == "hyperband" else SearchTuner

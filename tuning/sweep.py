@@ -50,8 +50,9 @@ def check_objective(objective: str) -> None:
     if objective not in valid:
         from builder.errors import did_you_mean
 
-        raise ArgumentError(f"--objective {objective!r} is not a metric the model reports"
-                            f"{did_you_mean(objective, valid)}; valid: {', '.join(valid)}")
+        raise ArgumentError(f"objective={objective!r} is not a metric the model reports"
+                            f"{did_you_mean(objective, valid)}; valid: {', '.join(valid)}",
+                            arguments=("objective",))
 
 
 def input_of(space) -> tuple[tuple, int]:
@@ -76,8 +77,9 @@ def _check_resume(settings: Settings) -> None:
         if changed:
             k = changed[0]
             raise ArgumentError(
-                f"--out {settings.out} holds a sweep with {k} {old.get(k)!r}, not "
-                f"{mine[k]!r}; resume it with the same options or use another --out")
+                f"out={settings.out!r} holds a sweep with {k} {old.get(k)!r}, not "
+                f"{mine[k]!r}; resume it with the same options or use another `out`",
+                arguments=("out",))
     else:
         os.makedirs(settings.out, exist_ok=True)
         with open(path, "w", encoding="utf-8") as f:
@@ -101,7 +103,8 @@ def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
     training = training or TrainingSpace()
     check_objective(settings.objective)
     if settings.max_trials < 1:
-        raise ArgumentError(f"--max-trials must be at least 1, got {settings.max_trials}")
+        raise ArgumentError(f"`max_trials` must be at least 1, got {settings.max_trials}",
+                            arguments=("max_trials",))
     input_shape, classes = input_of(space)
     if settings.role != "worker":
         _check_resume(settings)
@@ -123,7 +126,8 @@ def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
         load(32)  # bad data is reported before the search starts
     hypermodel = BlueprintHyperModel(space, training, epochs=settings.epochs,
                                      max_params=settings.max_params,
-                                     max_macs=settings.max_macs, load_data=load)
+                                     max_macs=settings.max_macs, load_data=load,
+                                     seed=settings.seed)
     tuner = make_tuner(hypermodel, tuner=settings.tuner, objective=settings.objective,
                        max_trials=settings.max_trials, epochs=settings.epochs,
                        directory=settings.out, project_name=PROJECT, seed=settings.seed,
@@ -171,7 +175,7 @@ def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
                       f"{top.params:,} params, {top.macs:,} MACs -> "
                       f"{os.path.join(settings.out, 'best.py')}", highlight=False)
         if settings.retrain_best:
-            summary["retrain"] = retrain(top, load, settings, console)
+            summary["retrain"] = retrain(top, settings, console)
     with open(os.path.join(settings.out, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
     return summary
@@ -184,28 +188,28 @@ def _progress_line(record) -> str:
     return text + f" in {record['seconds']:.1f}s"
 
 
-def retrain(row, load, settings: Settings, console) -> dict:
-    """Train the best candidate from scratch for the full epochs; its test accuracy."""
-    import builder
-    import keras
+def retrain(row, settings: Settings, console) -> dict:
+    """Train the best candidate from scratch for the full epochs with ``builder train``
+    (its trial's recipe); its run directory is ``best_run`` in the sweep's folder."""
+    import shutil
 
-    training = row.training
-    epochs = training.epochs or settings.epochs
-    data = load(training.batch_size)
-    keras.backend.clear_session()
-    model = builder.build(row.blueprint)
-    compile_model(model, training, row.blueprint)
-    model.fit(data.train, validation_data=data.validation, epochs=epochs, verbose=0,
-              shuffle=False)  # the data layer shuffles the training set
-    split = data.test if data.test is not None else data.validation
-    scores = model.evaluate(split, return_dict=True, verbose=0)
-    result = {"trial": row.trial_id, "epochs": epochs,
-              "test_accuracy": float(scores["accuracy"]), "test_loss": float(scores["loss"]),
-              "sweep_objective": row.objective, "objective": settings.objective}
+    from builder.training import train
+
+    from .fitting import trial_options
+
+    options = trial_options(row.training, data=settings.data, seed=settings.seed,
+                            epochs=row.training.epochs or settings.epochs)
+    out = os.path.join(settings.out, "best_run")
+    shutil.rmtree(out, ignore_errors=True)  # an earlier retraining of a resumed sweep
+    metrics = train(row.blueprint, options, out=out, classes=row.blueprint.classes,
+                    say=lambda *a: None, verbose=0)
+    result = {"trial": row.trial_id, "epochs": options.epochs,
+              "test_accuracy": metrics["test_accuracy"], "test_loss": metrics["test_loss"],
+              "sweep_objective": row.objective, "objective": settings.objective, "run": out}
     with open(os.path.join(settings.out, "retrain.json"), "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)
-    model.save(os.path.join(settings.out, "best.keras"))
-    console.print(f"retrained trial {row.trial_id} for {epochs} epochs: test accuracy "
+    shutil.copyfile(os.path.join(out, "model.keras"), os.path.join(settings.out, "best.keras"))
+    console.print(f"retrained trial {row.trial_id} for {options.epochs} epochs: test accuracy "
                   f"{result['test_accuracy']:.4f} (the sweep saw {settings.objective} "
-                  f"{row.objective:.4f})", highlight=False)
+                  f"{row.objective:.4f}); its run: {out}", highlight=False)
     return result

@@ -3,6 +3,10 @@
 Each command is a module of this package with ``add(subparsers)``; it sets ``run`` on its
 parser. A ``UserError`` ends in one line ``error: ...`` and exit status 2; any other
 exception is an internal fault (exit status 1). ``--debug`` shows the traceback.
+
+The library names arguments as Python spells them (``learning_rate``, ``out='runs/x'``,
+``resume=True``); ``flag`` is the one rule that turns a name into its flag, and
+``in_flags`` rewrites an error's message with them.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 import traceback
 
@@ -76,10 +81,11 @@ def main(argv=None) -> int:
     except UserError as e:
         if args.debug:
             traceback.print_exc()
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {in_flags(str(e), e.arguments)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        detail = in_flags(str(e), getattr(e, "arguments", ()))
+        print(f"error: interrupted{'; ' + detail if detail else ''}", file=sys.stderr)
         return 130
     except Exception as e:  # an internal fault, not the user's
         if args.debug:
@@ -87,6 +93,29 @@ def main(argv=None) -> int:
         print(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)",
               file=sys.stderr)
         return 1
+
+
+#: Arguments that are positional on the command line, by their Python names.
+POSITIONAL = {"spec": "SPEC", "run": "RUN", "run_dir": "RUN", "files": "FILE"}
+
+
+def flag(name: str) -> str:
+    """The flag of a Python argument: ``learning_rate`` -> ``--learning-rate``."""
+    return POSITIONAL.get(name) or "--" + name.replace("_", "-")
+
+
+def in_flags(message: str, arguments) -> str:
+    """``message`` with the arguments it names written as flags: ``resume=True`` ->
+    ``--resume``, ``out='runs/x'`` -> ``--out runs/x``, `` `learning_rate` `` ->
+    ``--learning-rate`` (the library's spellings, see ``builder.errors.UserError``)."""
+    for name in arguments:
+        word = flag(name)
+        message = message.replace(f"`{name}`", word)
+        message = re.sub(rf"(?<![\w.-]){name}=True\b", word, message)
+        message = re.sub(rf"(?<![\w.-]){name}=(?:'([^']*)'|([^\s,;:)]+))",
+                         lambda m: f"{word} {m.group(1) if m.group(1) is not None else m.group(2)}",
+                         message)
+    return message
 
 
 def shape_arg(text: str) -> tuple[int, ...]:
@@ -118,10 +147,11 @@ def whole_number(minimum: int):
 positive_int = whole_number(1)
 
 
-def add_spec_options(p) -> None:
+def add_spec_options(p, required: bool = True) -> None:
     """The arguments that choose a blueprint and its options, shared by commands."""
-    p.add_argument("spec", metavar="SPEC",
-                   help="a registered name (resnet50), FILE.py[:NAME] or FILE.json")
+    p.add_argument("spec", metavar="SPEC", nargs=None if required else "?",
+                   help="a registered name (resnet50), FILE.py[:NAME] or FILE.json"
+                        + ("" if required else " (not needed with --resume)"))
     p.add_argument("--input-shape", type=shape_arg, metavar="H,W,C",
                    help="input shape without the batch axis")
     p.add_argument("--classes", type=positive_int, metavar="N", help="number of classes")

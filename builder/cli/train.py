@@ -1,5 +1,8 @@
 """``train``, ``evaluate`` and ``predict``: fit a blueprint, then use the run directory.
 
+The options of ``train`` are the fields of ``TrainOptions``, one flag each
+(``learning_rate`` is ``--learning-rate``), with the help text the field carries.
+
 Exit status: 0 on success; 2 for bad input (checked before the first epoch, nothing
 written) and for a loss that became NaN (the run directory keeps the last good epoch);
 1 for an internal fault.
@@ -8,8 +11,10 @@ written) and for a loss that became NaN (the run directory keeps the last good e
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import typing
 
-from . import positive_int, shape_arg, whole_number
+from . import add_spec_options, flag, positive_int
 
 
 def _real(text: str) -> float:
@@ -19,7 +24,33 @@ def _real(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
 
 
-_whole = whole_number(0)
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _option_fields():
+    from ..training.options import TrainOptions
+
+    hints = typing.get_type_hints(TrainOptions)
+    return [(f, hints[f.name]) for f in dataclasses.fields(TrainOptions)]
+
+
+def _add_option(p, field, hint) -> None:
+    """One ``TrainOptions`` field as a flag. Values are converted only (text to number,
+    list); TrainOptions checks them, so a flag and a Python argument fail alike."""
+    from ..training.options import parse_augment
+
+    meta = field.metadata
+    if hint is bool:
+        p.add_argument(flag(field.name), action="store_true", default=None, help=meta["help"])
+        return
+    base = {a for a in typing.get_args(hint) if a is not type(None)} or {hint}
+    convert = (_whole if int in base else _real if float in base
+               else parse_augment if typing.get_origin(hint) is tuple else str)
+    p.add_argument(flag(field.name), type=convert, metavar=meta["metavar"], help=meta["help"])
 
 
 def add(sub, common):
@@ -27,45 +58,12 @@ def add(sub, common):
                        description="Train a blueprint and write a run directory (blueprint.json, "
                        "config.json, history.csv, metrics.json, curves.png, model.keras, "
                        "checkpoints/, logs/, summary.txt).")
-    p.add_argument("spec", metavar="SPEC", nargs="?",
-                   help="a registered name (lenet5), FILE.py[:NAME] or FILE.json "
-                        "(not needed with --resume)")
-    p.add_argument("--input-shape", type=shape_arg, metavar="H,W,C",
-                   help="input shape without the batch axis")
-    p.add_argument("--classes", type=positive_int, metavar="N",
-                   help="number of classes (default: the data's)")
-    p.add_argument("--data", metavar="SOURCE", help="digits (default), synthetic, folder:PATH, "
-                   "npz:PATH or tfds:NAME[:SPLIT]")
-    p.add_argument("--data-dir", metavar="DIR", help="tensorflow-datasets data directory")
-    p.add_argument("--download", action="store_true", help="let tfds download the data")
-    p.add_argument("--epochs", type=positive_int, metavar="N", help="default 15")
-    p.add_argument("--batch-size", type=positive_int, metavar="N", help="default 32")
-    p.add_argument("--optimizer", metavar="NAME", help="sgd, adam (default), adamw or rmsprop")
-    p.add_argument("--learning-rate", type=_real, metavar="X",
-                   help="default: sgd 0.05, adam/adamw 0.002, rmsprop 0.001")
-    p.add_argument("--momentum", type=_real, metavar="X", help="sgd and rmsprop (default 0.9)")
-    p.add_argument("--schedule", metavar="NAME", help="constant, step (divide by 10 on a "
-                   "plateau of the validation loss) or cosine (default, with linear warm-up)")
-    p.add_argument("--warmup-epochs", type=_whole, metavar="N", help="cosine warm-up (default 1)")
-    p.add_argument("--weight-decay", type=_real, metavar="X", help="default 0")
-    p.add_argument("--label-smoothing", type=_real, metavar="X", help="default 0")
-    p.add_argument("--seed", type=_whole, metavar="N", help="default 0; same seed, same run")
-    p.add_argument("--early-stopping", type=positive_int, metavar="PATIENCE",
-                   help="stop after PATIENCE epochs without a better validation loss")
-    p.add_argument("--class-weights", metavar="balanced", help="weigh classes by 1/frequency")
-    p.add_argument("--augment", metavar="LIST", help="flip,crop,rotate or none (training data only; default rotate)")
-    p.add_argument("--precision", metavar="NAME", help="auto (default), float32, "
-                   "mixed_float16 or mixed_bfloat16")
-    p.add_argument("--strategy", metavar="NAME", help="auto (default), none or mirrored")
+    add_spec_options(p, required=False)
+    for field, hint in _option_fields():
+        _add_option(p, field, hint)
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/NAME-TIME)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last completed epoch")
-    p.add_argument("--init-from", metavar="RUN|WEIGHTS",
-                   help="start from a run's model.keras or a .keras/.weights.h5 file")
-    p.add_argument("--freeze", metavar="PATH_PREFIX|N",
-                   help="freeze layers under a blueprint path, or the first N weighted layers")
-    p.add_argument("--unfreeze-after", type=positive_int, metavar="EPOCHS",
-                   help="unfreeze everything after this many epochs")
     p.set_defaults(run=run_train)
 
     p = sub.add_parser("evaluate", parents=[common], help="test loss and accuracy of a run")
@@ -83,41 +81,43 @@ def add(sub, common):
     p.set_defaults(run=run_predict)
 
 
-OPTION_NAMES = ("data", "epochs", "batch_size", "optimizer", "learning_rate", "momentum",
-                "schedule", "warmup_epochs", "weight_decay", "label_smoothing", "seed",
-                "early_stopping", "class_weights", "precision", "strategy", "init_from",
-                "freeze", "unfreeze_after", "data_dir")
-
-
 def options_from(args):
     """TrainOptions from the parsed arguments; unset ones keep their defaults."""
-    from ..training.options import TrainOptions, parse_augment
+    from ..training.options import TrainOptions
 
-    given = {name: getattr(args, name) for name in OPTION_NAMES
-             if getattr(args, name) is not None}
-    if args.augment is not None:
-        given["augment"] = parse_augment(args.augment)
-    given["download"] = args.download
+    given = {f.name: getattr(args, f.name) for f, _ in _option_fields()
+             if getattr(args, f.name) is not None}
     return TrainOptions(**given)
 
 
 def run_train(args):
     from ..errors import ArgumentError
-
-    if args.resume:
-        extra = [n for n in OPTION_NAMES if n != "epochs" and getattr(args, n) is not None]
-        extra += [n for n in ("input_shape", "classes", "augment") if getattr(args, n) is not None]
-        if extra:
-            raise ArgumentError(f"--resume continues a run with its own options; only "
-                                f"--epochs may change (got --{extra[0].replace('_', '-')})")
-    elif args.spec is None:
-        raise ArgumentError("train needs SPEC (a registered name, FILE.py[:NAME] or FILE.json)")
-    options = options_from(args).checked()
     from ..training import train
 
-    train(args.spec, options, out=args.out, resume=args.resume, input_shape=args.input_shape,
-          classes=args.classes, epochs=args.epochs if args.resume else None)
+    if args.resume:
+        given = [f.name for f, _ in _option_fields()
+                 if f.name != "epochs" and getattr(args, f.name) is not None]
+        given += [n for n in ("spec", "input_shape", "classes", "set")
+                  if getattr(args, n, None)]
+        if given:
+            raise ArgumentError(f"resume=True continues a run with its own options; only "
+                                f"`epochs` may change (got `{given[0]}`)",
+                                arguments=("resume", "epochs", given[0]))
+        train(out=args.out, resume=True, epochs=args.epochs)
+        return 0
+    train(args.spec, options_from(args), out=args.out, input_shape=args.input_shape,
+          classes=args.classes, edits=edits_from(args))
     return 0
+
+
+def edits_from(args) -> dict:
+    """The ``--set PATH=VALUE`` edits, as given (empty without any)."""
+    sets = getattr(args, "set", None)
+    if not sets:
+        return {}
+    from . import parse_sets
+
+    return parse_sets(sets)
 
 
 def run_evaluate(args):

@@ -63,7 +63,8 @@ def run_tune(args):
     from tuning.distributed import configure
 
     if args.max_trials < 1:
-        raise ArgumentError(f"--max-trials must be at least 1, got {args.max_trials}")
+        raise ArgumentError(f"`max_trials` must be at least 1, got {args.max_trials}",
+                            arguments=("max_trials",))
     role = configure(args.chief, args.worker)  # before keras-tuner is imported
 
     from tuning.space import load_training, parse_hp_option

@@ -131,7 +131,7 @@ def _request(input_shape, classes, seed, validation_split, test_split, data_dir,
     validation_split = checks.fraction("validation_split", validation_split)
     test_split = checks.fraction("test_split", test_split)
     if validation_split + test_split >= 1:
-        raise ArgumentError(f"validation_split + test_split must be below 1, not "
+        raise ArgumentError(f"`validation_split` + `test_split` must be below 1, not "
                             f"{validation_split} + {test_split}",
                             arguments=("validation_split", "test_split"))
     return Request(checks.shape("input_shape", input_shape), checks.whole("classes", classes, 1),

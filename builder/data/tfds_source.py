@@ -96,7 +96,7 @@ def _prepared(src: Tfds, request: Request):
             raise DataError(
                 f"{src}: the dataset is not prepared in {builder.data_dir_root}; pass "
                 f"download=True to download and prepare it there (downloading needs network "
-                f"access), or data_dir to point at a directory where it is prepared",
+                f"access), or `data_dir` to point at a directory where it is prepared",
                 arguments=("download", "data_dir"))
         try:
             builder.download_and_prepare()

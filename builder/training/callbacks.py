@@ -1,36 +1,21 @@
-"""Keras callbacks of a training run: the learning-rate schedule and the epoch
-checkpoints that make a run resumable.
+"""Keras callbacks of a training run: the epoch checkpoints that make a run resumable,
+throughput, the NaN stop, and the restoring of counters of stateful Keras callbacks.
 
 The checkpoint of epoch k is ``checkpoints/epoch-k.keras`` (the whole model with its
-optimizer state) plus ``checkpoints/state.json``, which names it and holds the history
-and the state of the callbacks that count epochs (plateau, early stopping). The state
-file is replaced atomically after the model file is complete, so a run killed at any
-moment resumes from a consistent last completed epoch, and history.csv, written from
-the same state, lists every completed epoch exactly once.
+optimizer state) plus ``checkpoints/state.json`` (``TrainState``), which names it and holds
+the history and the state of the callbacks that count epochs (plateau, early stopping).
+history.csv, written from the same state, lists every completed epoch exactly once.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import time
 from pathlib import Path
 
 import keras
 
-STATE = "state.json"
-
-
-def cosine_schedule(base: float, steps_per_epoch: int, warmup_epochs: int, epochs: int):
-    """Linear warm-up from 0 to ``base`` over ``warmup_epochs``, then half a cosine down
-    to 0 at the last step. A Keras schedule, so it runs inside the training step
-    (no per-batch Python) and follows ``optimizer.iterations`` across resumes."""
-    warmup = warmup_epochs * steps_per_epoch
-    return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0 if warmup else base,
-        decay_steps=max(1, (epochs - warmup_epochs) * steps_per_epoch), alpha=0.0,
-        warmup_target=base if warmup else None, warmup_steps=warmup)
+from .state import TrainState
 
 
 def current_rate(model) -> float:
@@ -44,12 +29,12 @@ def finite(logs: dict) -> bool:
 
 class EpochCheckpoint(keras.callbacks.Callback):
     """Saves the model and the run state after every completed epoch whose figures
-    are finite; calls ``on_saved(state)`` afterwards (history.csv, curves)."""
+    are finite; calls ``on_saved(state)`` afterwards (history.csv)."""
 
-    def __init__(self, folder: Path, state: dict, stateful: dict, on_saved=None):
+    def __init__(self, folder: Path, state: TrainState, stateful: dict, on_saved=None):
         super().__init__()
         self.folder = Path(folder)
-        self.state = state          # {"epochs_completed", "history", ...}, updated in place
+        self.state = state          # updated in place
         self.stateful = stateful    # name -> callback whose counters are saved
         self.on_saved = on_saved
 
@@ -62,15 +47,16 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.model.save(self.folder / name)
         row = {"epoch": epoch + 1, "learning_rate": current_rate(self.model),
                **{k: float(v) for k, v in logs.items()}}
-        history = [r for r in self.state["history"] if r["epoch"] <= epoch] + [row]
-        self.state.update(epochs_completed=epoch + 1, checkpoint=name, history=history,
-                          callbacks={k: save_counters(c) for k, c in self.stateful.items()})
-        write_json(self.folder / STATE, self.state)
+        state = self.state
+        state.history = [r for r in state.history if r["epoch"] <= epoch] + [row]
+        state.epochs_completed, state.checkpoint = epoch + 1, name
+        state.callbacks = {k: save_counters(c) for k, c in self.stateful.items()}
+        state.save(self.folder)
         for old in self.folder.glob("epoch-*.keras"):
             if old.name != name:
                 old.unlink(missing_ok=True)
         if self.on_saved is not None:
-            self.on_saved(self.state)
+            self.on_saved(state)
 
 
 COUNTERS = ("wait", "best", "cooldown_counter", "stopped_epoch")
@@ -120,23 +106,12 @@ class Restored(keras.callbacks.Callback):
         self.inner.on_train_end(logs)
 
 
-def write_json(path: Path, data) -> None:
-    """Write JSON atomically (a temporary file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
 
 class Throughput(keras.callbacks.Callback):
     """Training time and images, validation excluded; kept in the run state so it
     adds up over resumes. Epoch hooks only: a per-batch hook would sync every step."""
 
-    def __init__(self, state: dict, images_per_epoch: int):
+    def __init__(self, state: TrainState, images_per_epoch: int):
         super().__init__()
         self.state = state
         self.images_per_epoch = images_per_epoch
@@ -152,14 +127,9 @@ class Throughput(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         # Runs before the checkpoint callback, which saves the state.
         stop = self.stop or time.perf_counter()
-        self.state["train_seconds"] = self.state.get("train_seconds", 0.0) + stop - self.start
-        self.state["train_images"] = self.state.get("train_images", 0) + self.images_per_epoch
+        self.state.train_seconds += stop - self.start
+        self.state.train_images += self.images_per_epoch
         self.start = None
-
-    @property
-    def images_per_second(self) -> float:
-        seconds = self.state.get("train_seconds", 0.0)
-        return self.state.get("train_images", 0) / seconds if seconds else 0.0
 
 
 class NanStop(keras.callbacks.Callback):

@@ -8,29 +8,31 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ArgumentError, DataError
-from .rundir import is_run
+from .rundir import CONFIG, MODEL, is_run
 
 
 def load_run(run) -> tuple[object, dict, bool]:
     """(the run's Keras model, its config.json, whether the outputs are probabilities).
 
     Raises ``ArgumentError`` when ``run`` is not a finished run directory."""
-    import keras
-
-    from .. import from_json, keras_layers, lower  # noqa: F401  (custom layers)
-    from . import losses  # noqa: F401  (the registered loss)
-    from .loop import _outputs_probabilities
+    from .. import from_json, lower
+    from ..weights import load_model_file
+    from .compile import outputs_probabilities
 
     folder = Path(run)
     if not is_run(folder):
         raise ArgumentError(f"{run} is not a run directory (no config.json and blueprint.json)")
-    if not (folder / "model.keras").is_file():
-        raise ArgumentError(f"{run} has no model.keras (an unfinished run? resume it with "
-                            f"'builder train --resume --out {run}')")
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    model = keras.saving.load_model(folder / "model.keras", compile=False)
+    if not (folder / MODEL).is_file():
+        raise ArgumentError(f"{run} has no model.keras (an unfinished run? train with "
+                            f"resume=True and out={str(run)!r} to finish it)",
+                            arguments=("resume", "out"))
+    try:
+        config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DataError(f"{folder / CONFIG}: cannot read: {e}") from None
+    model = load_model_file(folder / MODEL)
     graph = lower(from_json((folder / "blueprint.json").read_text(encoding="utf-8")))
-    return model, config, _outputs_probabilities(graph)
+    return model, config, outputs_probabilities(graph)
 
 
 def _probabilities(model, x, are_probabilities: bool) -> np.ndarray:
@@ -56,18 +58,17 @@ def evaluate_run(run, data: str | None = None, data_dir: str | None = None) -> d
     """Test loss (cross-entropy of the main output), accuracy and per-class accuracy of
     a run on its own held-out test split (the same seed and fractions as in training),
     or on the test split of ``data``."""
-    from .loop import _load_data
     from .options import TrainOptions
+    from .plan import open_data
 
     model, config, are_probabilities = load_run(run)
     options = TrainOptions.from_dict(config["options"])
     if data is not None:
-        options.data = data
-        options.data_dir = data_dir
-    options.augment = ()
-    splits = _load_data(options, tuple(config["input_shape"]), int(config["classes"]))
+        options = options.replace(data=data, data_dir=data_dir)
+    splits = open_data(options, config["input_shape"], int(config["classes"]), augment=False)
     if splits.test is None:
-        raise DataError(f"{options.data} has no test examples (its --test-split is 0)")
+        raise DataError(f"{options.data} has no test examples (its `test_split` is 0)",
+                        arguments=("test_split",))
     losses, correct, labels = [], [], []
     for x, y in _batches(splits.test):
         p = _probabilities(model, x, are_probabilities)

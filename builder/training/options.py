@@ -1,61 +1,103 @@
-"""``TrainOptions``: every choice of a training run, checked before anything runs.
+"""``TrainOptions``: every choice of a training run, typed and checked when made.
 
-The command line and the Python API fill the same dataclass; ``checked()`` raises
-``ArgumentError`` naming the option and the valid values, so a bad value never
-reaches Keras. ``to_dict``/``from_dict`` round-trip through ``config.json`` (resume).
+Each field is checked against its annotation by the machinery that checks blueprint
+fields (``builder.dsl.base.checker``), and across fields by ``_validate``; a bad value
+raises ``ArgumentError`` naming the field as Python spells it (``learning_rate``). The
+options are frozen: a change is a copy (``dataclasses.replace``). ``to_dict``/
+``from_dict`` round-trip through ``config.json`` (resume).
+
+The fields are also the command line's table of ``builder train`` options: each field's
+``metadata`` holds its help text and metavar, and ``builder.cli.train`` builds its
+arguments from them (``learning_rate`` is ``--learning-rate``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
+import functools
+import typing
+from typing import Annotated, Literal
 
-from ..errors import ArgumentError, did_you_mean, one_of
+from ..data.augment import AUGMENTATIONS
+from ..dsl.base import Max, Min, NonNegativeInt, PositiveInt, checker
+from ..errors import ArgumentError, BlueprintError
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "cosine")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "none", "mirrored")
-AUGMENTATIONS = ("flip", "crop", "rotate")
-CLASS_WEIGHTS = ("balanced",)
+DEFAULT_LEARNING_RATES = {"sgd": 0.05, "adam": 2e-3, "adamw": 2e-3, "rmsprop": 1e-3}
+
+Positive = Annotated[float, Min(0.0, exclusive=True)]
+NonNegative = Annotated[float, Min(0.0)]
+Below1 = Annotated[float, Min(0.0), Max(1.0, exclusive=True)]
 
 
-@dataclasses.dataclass
+def option(default, help: str, metavar: str | None = None):
+    """A field of TrainOptions with its command-line help."""
+    return dataclasses.field(default=default, metadata={"help": help, "metavar": metavar})
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainOptions:
     """The options of ``builder train``; defaults train LeNet-5 on digits to >97%."""
 
-    data: str = "digits"
-    epochs: int = 15
-    batch_size: int = 32
-    optimizer: str = "adam"
-    learning_rate: float | None = None  # None: the optimizer's default below
-    momentum: float = 0.9                # sgd and rmsprop
-    schedule: str = "cosine"
-    warmup_epochs: int | None = None     # cosine only: linear warm-up (None: 1 if epochs > 1)
-    weight_decay: float = 0.0            # adamw: decoupled; others: Keras weight_decay
-    label_smoothing: float = 0.0
-    seed: int = 0
-    early_stopping: int | None = None    # patience in epochs on validation loss
-    class_weights: str | None = None     # "balanced"
-    augment: tuple[str, ...] = ("rotate",)  # mild (up to 15 degrees), training data only
-    precision: str = "auto"
-    strategy: str = "auto"
-    init_from: str | None = None         # a run directory or a weights/model file
-    freeze: str | None = None            # a blueprint path prefix, or N first weighted layers
-    unfreeze_after: int | None = None    # epochs of the frozen phase
-    data_dir: str | None = None
-    download: bool = False
-    validation_split: float = 0.1
-    test_split: float = 0.2
+    data: str = option("digits", "digits (default), synthetic, folder:PATH, npz:PATH or "
+                       "tfds:NAME[:SPLIT]", "SOURCE")
+    epochs: PositiveInt = option(15, "default 15", "N")
+    batch_size: PositiveInt = option(32, "default 32", "N")
+    optimizer: Literal[OPTIMIZERS] = option("adam", "sgd, adam (default), adamw or rmsprop",
+                                            "NAME")
+    learning_rate: Positive | None = option(
+        None, "default: sgd 0.05, adam/adamw 0.002, rmsprop 0.001", "X")
+    momentum: Below1 = option(0.9, "sgd and rmsprop (default 0.9)", "X")
+    schedule: Literal[SCHEDULES] = option(
+        "cosine", "constant, step (divide by 10 on a plateau of the validation loss) or "
+        "cosine (default, with linear warm-up)", "NAME")
+    warmup_epochs: NonNegativeInt | None = option(None, "cosine warm-up (default 1)", "N")
+    weight_decay: NonNegative = option(0.0, "adamw: decoupled; others: Keras weight_decay "
+                                       "(default 0)", "X")
+    label_smoothing: Below1 = option(0.0, "default 0", "X")
+    seed: NonNegativeInt = option(0, "default 0; same seed, same run", "N")
+    early_stopping: PositiveInt | None = option(
+        None, "stop after PATIENCE epochs without a better validation loss", "PATIENCE")
+    class_weights: Literal["balanced"] | None = option(
+        None, "weigh classes by 1/frequency", "balanced")
+    augment: tuple[Literal[AUGMENTATIONS], ...] = option(
+        ("rotate",), "flip,crop,rotate or none (training data only; default rotate)", "LIST")
+    precision: Literal[PRECISIONS] = option(
+        "auto", "auto (default), float32, mixed_float16 or mixed_bfloat16", "NAME")
+    strategy: Literal[STRATEGIES] = option("auto", "auto (default), none or mirrored", "NAME")
+    init_from: str | None = option(
+        None, "start from a run's model.keras or a .keras/.weights.h5 file", "RUN|WEIGHTS")
+    freeze: str | None = option(
+        None, "freeze layers under a blueprint path, or the first N weighted layers",
+        "PATH_PREFIX|N")
+    unfreeze_after: PositiveInt | None = option(
+        None, "unfreeze everything after this many epochs", "EPOCHS")
+    data_dir: str | None = option(None, "tensorflow-datasets data directory", "DIR")
+    download: bool = option(False, "let tfds download the data", None)
+    validation_split: Below1 = option(0.1, "fraction held out for validation where the data "
+                                      "has no split of its own (default 0.1)", "X")
+    test_split: Below1 = option(0.2, "fraction held out for test (default 0.2)", "X")
 
-    DEFAULT_LEARNING_RATES = {"sgd": 0.05, "adam": 2e-3, "adamw": 2e-3, "rmsprop": 1e-3}
+    def __post_init__(self):
+        for name, check in _checkers(type(self)):
+            value = getattr(self, name)
+            try:
+                checked = check(value, f"`{name}`")
+            except BlueprintError as e:
+                raise ArgumentError(e.detail, arguments=(name,)) from None
+            if checked is not value:
+                object.__setattr__(self, name, checked)
+        _validate(self)
 
     @property
     def lr(self) -> float:
+        """The learning rate: the one given, else the optimizer's default."""
         if self.learning_rate is not None:
             return self.learning_rate
-        return self.DEFAULT_LEARNING_RATES[self.optimizer]
+        return DEFAULT_LEARNING_RATES[self.optimizer]
 
     @property
     def warmup(self) -> int:
@@ -65,51 +107,16 @@ class TrainOptions:
 
     @property
     def freeze_count(self) -> int | None:
-        """``--freeze N``: N as a number; None when ``freeze`` is a path prefix."""
-        if self.freeze is not None and re.fullmatch(r"\d+", self.freeze):
+        """``freeze`` as a count of layers (``"3"``); None when it is a path prefix."""
+        if self.freeze is not None and self.freeze.isdigit():
             return int(self.freeze)
         return None
 
+    def replace(self, **changes) -> "TrainOptions":
+        return dataclasses.replace(self, **changes)
+
     def checked(self) -> "TrainOptions":
-        """These options, or ``ArgumentError`` for the first bad one."""
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("schedule", self.schedule, SCHEDULES)
-        _choice("precision", self.precision, PRECISIONS)
-        _choice("strategy", self.strategy, STRATEGIES)
-        if self.class_weights is not None:
-            _choice("class-weights", self.class_weights, CLASS_WEIGHTS)
-        _whole("epochs", self.epochs, 1)
-        _whole("batch-size", self.batch_size, 1)
-        if self.warmup_epochs is not None:
-            _whole("warmup-epochs", self.warmup_epochs, 0)
-        _whole("seed", self.seed, 0)
-        if self.early_stopping is not None:
-            _whole("early-stopping", self.early_stopping, 1)
-        if self.learning_rate is not None:
-            _real("learning-rate", self.learning_rate, 0.0, None, low_open=True)
-        _real("momentum", self.momentum, 0.0, 1.0, high_open=True)
-        _real("weight-decay", self.weight_decay, 0.0, None)
-        _real("label-smoothing", self.label_smoothing, 0.0, 1.0, high_open=True)
-        _real("validation-split", self.validation_split, 0.0, 1.0, high_open=True)
-        _real("test-split", self.test_split, 0.0, 1.0, high_open=True)
-        if self.schedule == "cosine" and self.warmup >= self.epochs:
-            raise ArgumentError(f"--warmup-epochs ({self.warmup_epochs}) must be below "
-                                f"--epochs ({self.epochs})")
-        augment = tuple(self.augment)
-        for name in augment:
-            _choice("augment", name, AUGMENTATIONS)
-        if len(set(augment)) != len(augment):
-            raise ArgumentError(f"--augment names {','.join(augment)}: each at most once")
-        self.augment = augment
-        if self.freeze is not None and not str(self.freeze).strip("/"):
-            raise ArgumentError("--freeze needs a blueprint path prefix (body/c1) or a count")
-        if self.unfreeze_after is not None:
-            _whole("unfreeze-after", self.unfreeze_after, 1)
-            if self.freeze is None:
-                raise ArgumentError("--unfreeze-after needs --freeze")
-            if self.unfreeze_after >= self.epochs:
-                raise ArgumentError(f"--unfreeze-after ({self.unfreeze_after}) must be below "
-                                    f"--epochs ({self.epochs})")
+        """These options (they are checked when made)."""
         return self
 
     def to_dict(self) -> dict:
@@ -120,10 +127,37 @@ class TrainOptions:
     @classmethod
     def from_dict(cls, d: dict) -> "TrainOptions":
         names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in d.items() if k in names}
-        if "augment" in values:
-            values["augment"] = tuple(values["augment"])
-        return cls(**values)
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@functools.cache
+def _checkers(cls) -> tuple:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    return tuple((f.name, checker(hints[f.name])) for f in dataclasses.fields(cls))
+
+
+def _validate(o: TrainOptions) -> None:
+    """Checks across fields."""
+    if o.schedule == "cosine" and o.warmup >= o.epochs:
+        raise ArgumentError(f"`warmup_epochs` ({o.warmup}) must be below `epochs` ({o.epochs})",
+                            arguments=("warmup_epochs", "epochs"))
+    if len(set(o.augment)) != len(o.augment):
+        raise ArgumentError(f"`augment` names {','.join(o.augment)}: each at most once",
+                            arguments=("augment",))
+    if o.freeze is not None and not o.freeze.strip("/"):
+        raise ArgumentError("`freeze` needs a blueprint path prefix (body/c1) or a count",
+                            arguments=("freeze",))
+    if o.unfreeze_after is not None:
+        if o.freeze is None:
+            raise ArgumentError("`unfreeze_after` needs `freeze`", arguments=("unfreeze_after",
+                                                                          "freeze"))
+        if o.unfreeze_after >= o.epochs:
+            raise ArgumentError(f"`unfreeze_after` ({o.unfreeze_after}) must be below `epochs` "
+                                f"({o.epochs})", arguments=("unfreeze_after", "epochs"))
+    if o.validation_split + o.test_split >= 1:
+        raise ArgumentError(f"`validation_split` + `test_split` must be below 1, not "
+                            f"{o.validation_split} + {o.test_split}",
+                            arguments=("validation_split", "test_split"))
 
 
 def parse_augment(text: str) -> tuple[str, ...]:
@@ -131,27 +165,3 @@ def parse_augment(text: str) -> tuple[str, ...]:
     if text.strip() == "none":
         return ()
     return tuple(p.strip() for p in text.split(",") if p.strip())
-
-
-def _choice(option, value, choices):
-    if value not in choices:
-        raise ArgumentError(f"--{option} must be {one_of(choices)}, not {value!r}"
-                            f"{did_you_mean(str(value), choices)}")
-
-
-def _whole(option, value, low):
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ArgumentError(f"--{option} must be a whole number >= {low}, not {value!r}")
-
-
-def _real(option, value, low, high, low_open=False, high_open=False):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (value > low if low_open else value >= low)
-        if high is not None:
-            ok = ok and (value < high if high_open else value <= high)
-    if not ok:
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        raise ArgumentError(f"--{option} must be in {lo}{low}, {'inf' if high is None else high}"
-                            f"{hi}, not {value!r}")

@@ -52,8 +52,8 @@ def place(requested: str) -> Placement:
     if backend == "jax":
         return _jax(requested)
     if requested == "mirrored":
-        raise ArgumentError(f"--strategy mirrored needs the tensorflow or jax backend, "
-                            f"not {backend}")
+        raise ArgumentError(f"strategy='mirrored' needs the tensorflow or jax backend, "
+                            f"not {backend}", arguments=("strategy",))
     return Placement("none")
 
 
@@ -84,13 +84,12 @@ def shard_evenly(placement: Placement, splits, batch_size: int) -> int:
     the batch size and cut the last batch of each split; returns the examples left out."""
     import keras
 
-    from ..errors import ArgumentError
-
     if placement.name != "mirrored" or keras.backend.backend() != "jax":
         return 0
     if batch_size % placement.replicas:
-        raise ArgumentError(f"--batch-size {batch_size} does not split over the "
-                            f"{placement.replicas} devices; use a multiple of {placement.replicas}")
+        raise ArgumentError(f"batch_size={batch_size} does not split over the "
+                            f"{placement.replicas} devices; use a multiple of {placement.replicas}",
+                            arguments=("batch_size",))
     left_out = 0
     for dataset in (splits.train, splits.validation, splits.test):
         if dataset is not None and hasattr(dataset, "multiple_of"):

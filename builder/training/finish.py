@@ -1,0 +1,74 @@
+"""Finishing a run: the model saved, tested, and its metrics, curves and report written."""
+
+from __future__ import annotations
+
+from ..errors import UserError
+from .compile import main_metric, targets
+from .report import plot_curves
+from .rundir import CHECKPOINTS, CURVES, METRICS, MODEL
+from .session import Session
+from .state import write_json
+
+
+class TrainingStopped(UserError):
+    """The loss became NaN or infinite; the run keeps its last good epoch (exit 2)."""
+
+
+def finish(session: Session) -> dict:
+    """Save model.keras (the last good epoch where the loss became NaN), evaluate it on
+    the test split, write metrics.json and curves.png; returns the metrics."""
+    run, state, plan = session.run, session.state, session.plan
+    if session.nan is not None:
+        if state.epochs_completed == 0:
+            raise TrainingStopped(
+                f"the loss became {session.nan['loss']} in epoch {session.nan['epoch']}, "
+                f"before any epoch completed; nothing was kept (try a lower `learning_rate`)",
+                arguments=("learning_rate",))
+        session.model.load_weights(run.file(CHECKPOINTS) / state.checkpoint)
+    session.model.save(run.file(MODEL))
+    metrics = {"epochs_completed": state.epochs_completed,
+               "epochs_planned": plan.options.epochs, "stopped": session.stopped,
+               "train_seconds": round(state.train_seconds, 3),
+               "images_per_second": round(state.images_per_second, 1)}
+    if plan.data.test is not None:
+        results = session.model.evaluate(targets(plan.data.test, len(plan.graph.outputs)),
+                                         verbose=0, return_dict=True)
+        metrics["test_loss"] = float(results["loss"])
+        metrics["test_accuracy"] = float(main_metric(results, "accuracy"))
+    last = state.history[-1] if state.history else {}
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        value = main_metric(last, key)
+        if value is not None:
+            metrics[f"final_{key}"] = float(value)
+    write_json(run.file(METRICS), metrics)
+    plot_curves(run.file(CURVES), state.history,
+                f"{plan.blueprint.name} on {plan.data.source}")
+    return metrics
+
+
+def stopped_error(session: Session) -> TrainingStopped:
+    """The error of a run that finished on its last good epoch after the loss became NaN."""
+    nan = session.nan
+    return TrainingStopped(
+        f"the loss became {nan['loss']} in epoch {nan['epoch']}; training stopped and "
+        f"{session.run.final} keeps epoch {session.state.epochs_completed} (try a lower "
+        f"`learning_rate`)", arguments=("learning_rate",))
+
+
+def final_paragraph(session: Session, metrics: dict) -> str:
+    data, placement = session.plan.data, session.placement
+    test = ""
+    if "test_accuracy" in metrics:
+        test = (f" Test accuracy {metrics['test_accuracy']:.2%}, test loss "
+                f"{metrics['test_loss']:.4f} on {data.num_test} held-out images.")
+    stop = {"early_stopping": " (stopped early: validation loss stopped improving)"}.get(
+        metrics["stopped"], "")
+    mirror = (f", mirrored over {placement.replicas} devices" if placement.name == "mirrored"
+              else "")
+    done, where = metrics["epochs_completed"], session.run.final
+    return (f"{session.plan.blueprint.name} trained {done} epoch{'s' if done != 1 else ''}"
+            f"{stop} on {data.source} ({data.num_train} training, {data.num_validation} "
+            f"validation images) in {metrics['train_seconds']:.1f} s "
+            f"({metrics['images_per_second']:.0f} images/s, {session.precision['policy']}"
+            f"{mirror}).{test} Run directory: {where} (model.keras, history.csv, curves.png, "
+            f"metrics.json; TensorBoard: tensorboard --logdir {where}/logs).")

@@ -1,0 +1,65 @@
+"""``train``: a blueprint, data and options in; a finished run directory out.
+
+Read as a list, it is the design: plan (every check, nothing written) -> own the run
+directory -> start the session (place, precision, build or restore, compile, record) ->
+train its phases -> finish (save, test, metrics, curves). The run directory is written
+beside its final place and moved into it only when finished (``RunDir.guard``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .finish import TrainingStopped, final_paragraph, finish, stopped_error
+from .options import TrainOptions
+from .plan import plan_new, plan_resume
+from .rundir import RunDir, default_out
+from .session import start, train_phases
+
+__all__ = ["TrainingStopped", "train"]
+
+
+def train(spec=None, options: TrainOptions | None = None, *, out=None, resume: bool = False,
+          input_shape=None, classes=None, epochs: int | None = None, edits: dict | None = None,
+          say=print, verbose: int | str = "auto") -> dict:
+    """Train a blueprint and write a run directory; returns metrics.json's content plus
+    ``run`` (the run directory).
+
+    ``spec`` is anything ``builder.load`` takes, or a blueprint; ``edits`` are
+    ``builder.edit`` changes applied to it. With ``resume`` the run at ``out`` continues
+    from its last completed epoch with its own options (``epochs`` may extend it).
+    Raises ``UserError`` subclasses for bad input, before anything is written.
+    """
+    if resume:
+        run = RunDir.existing(out)
+    else:
+        options = options or TrainOptions()
+        options = options.replace(epochs=epochs) if epochs is not None else options
+        plan = plan_new(spec, options, input_shape=input_shape, classes=classes, edits=edits,
+                        say=say)
+        run = RunDir.new(out if out is not None else default_out(plan.blueprint.name))
+    verbose = verbose if verbose != "auto" else (1 if sys.stdout.isatty() else 2)
+    try:
+        with run.guard():
+            if resume:
+                plan = plan_resume(run, epochs)
+                say(f"resuming {run.final} after epoch {plan.resumed.state.epochs_completed} "
+                    f"of {plan.options.epochs}")
+            session = start(plan, run, say)
+            train_phases(session, verbose, say)
+            metrics = finish(session)
+    except KeyboardInterrupt:
+        raise _interrupted(run) from None
+    if session.nan is not None:
+        raise stopped_error(session)
+    say(final_paragraph(session, metrics))
+    return {**metrics, "run": str(run.final)}
+
+
+def _interrupted(run: RunDir) -> KeyboardInterrupt:
+    if run.partial.exists():
+        error = KeyboardInterrupt(f"the run is kept in {run.partial}; resume=True with "
+                                  f"out={str(run.final)!r} continues it")
+        error.arguments = ("resume", "out")
+        return error
+    return KeyboardInterrupt("")
