@@ -173,13 +173,13 @@ class V2Variant:
 
 # keras.applications' EfficientNetV2 variants, in one place (all with dropout 0.2).
 V2_VARIANTS = {
-    "b0": V2Variant(V2_B0_STAGES, 32, 224),
-    "b1": V2Variant(V2_B0_STAGES, 32, 240, depth=1.1),
-    "b2": V2Variant(V2_B0_STAGES, 32, 260, width=1.1, depth=1.2),
-    "b3": V2Variant(V2_B0_STAGES, 32, 300, width=1.2, depth=1.4),
-    "s": V2Variant(V2_S_STAGES, 24, 384),
-    "m": V2Variant(V2_M_STAGES, 24, 480),
-    "l": V2Variant(V2_L_STAGES, 32, 480),
+    "b0": V2Variant(V2_B0_STAGES, stem_filters=32, resolution=224),
+    "b1": V2Variant(V2_B0_STAGES, stem_filters=32, resolution=240, depth=1.1),
+    "b2": V2Variant(V2_B0_STAGES, stem_filters=32, resolution=260, width=1.1, depth=1.2),
+    "b3": V2Variant(V2_B0_STAGES, stem_filters=32, resolution=300, width=1.2, depth=1.4),
+    "s": V2Variant(V2_S_STAGES, stem_filters=24, resolution=384),
+    "m": V2Variant(V2_M_STAGES, stem_filters=24, resolution=480),
+    "l": V2Variant(V2_L_STAGES, stem_filters=32, resolution=480),
 }
 
 
@@ -214,7 +214,12 @@ def _v2_variant_function(key, variant):
     return create
 
 
+V2_DEPTH_NOTE = (
+    "Stochastic depth grows to 0.2 over the blocks there are; keras.applications divides by "
+    "the unscaled count, so its last blocks drop more (training only).")
+
 for _key, _variant in V2_VARIANTS.items():
     _function = _v2_variant_function(_key, _variant)
     globals()[_function.__name__] = register(
-        family="efficientnet", reference=V2_REFERENCE.format(_key.upper()))(_function)
+        family="efficientnet", reference=V2_REFERENCE.format(_key.upper()),
+        notes=V2_DEPTH_NOTE if _variant.depth != 1.0 else "")(_function)
