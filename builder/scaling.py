@@ -36,9 +36,10 @@ def make_divisible(value, divisor=8, min_value=None, round_down_limit=0.9) -> in
     return int(rounded)
 
 
-def round_filters(filters, width, divisor=8) -> int:
-    """Channels after a width multiplier, as EfficientNet rounds them."""
-    return make_divisible(filters * width, divisor)
+def round_filters(filters, width, divisor=8, round_down_limit=0.9) -> int:
+    """Channels after a width multiplier, as EfficientNet rounds them (EfficientNetV2
+    passes ``round_down_limit=0``: keras.applications' V2 has no 10% rule)."""
+    return make_divisible(filters * width, divisor, round_down_limit=round_down_limit)
 
 
 def round_repeats(repeats, depth) -> int:
@@ -63,26 +64,28 @@ def _units():
     return {ConvBN: ("filters",)}
 
 
-def scale(bp, width=1.0, depth=1.0, resolution=None, *, divisor=8):
+def scale(bp, width=1.0, depth=1.0, resolution=None, *, divisor=8, round_down_limit=0.9):
     """A copy of ``bp`` with every declared width multiplied by ``width`` (rounded by
-    ``round_filters`` with ``divisor``), every repeat count by ``depth`` (rounded up),
-    and, for a ``Network``, the input resolution set to ``resolution`` (an int for a
-    square input, or (height, width)). Raises ``BlueprintError`` naming the argument or
-    field for a multiplier that is not positive, a count that would not be positive, or
-    a resolution below the network's total stride."""
+    ``round_filters`` with ``divisor`` and ``round_down_limit``), every repeat count by
+    ``depth`` (rounded up), and, for a ``Network``, the input resolution set to
+    ``resolution`` (an int for a square input, or (height, width)). Raises
+    ``BlueprintError`` naming the argument or field for a multiplier that is not
+    positive, a count that would not be positive, or a resolution below the network's
+    total stride."""
     for argument, value in (("width", width), ("depth", depth)):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             raise BlueprintError(f"scale: {argument} must be a number > 0, got {value!r}")
     widths = {**CORE_WIDTHS, **_units()}
-    out = _walk(bp, type(bp).__name__, width, depth, divisor, widths)
+    rounding = dict(divisor=divisor, round_down_limit=round_down_limit)
+    out = _walk(bp, type(bp).__name__, width, depth, rounding, widths)
     if resolution is not None:
         out = _with_resolution(out, resolution)
     return out
 
 
-def _walk(value, where, width, depth, divisor, widths):
+def _walk(value, where, width, depth, rounding, widths):
     if isinstance(value, tuple):
-        return tuple(_walk(v, f"{where}[{i}]", width, depth, divisor, widths)
+        return tuple(_walk(v, f"{where}[{i}]", width, depth, rounding, widths)
                      for i, v in enumerate(value))
     if not isinstance(value, Blueprint):
         return value
@@ -90,14 +93,14 @@ def _walk(value, where, width, depth, divisor, widths):
     for f in dataclasses.fields(value):
         child = getattr(value, f.name)
         if isinstance(child, (Data, tuple)):
-            new = _walk(child, f"{where}.{f.name}", width, depth, divisor, widths)
+            new = _walk(child, f"{where}.{f.name}", width, depth, rounding, widths)
             if new is not child:
                 changes[f.name] = new
     for name in _declared(value, "scalable_widths", widths):
         count = getattr(value, name)
         if isinstance(count, int) and width != 1.0:
-            changes[name] = _positive(round_filters(count, width, divisor), f"{where}.{name}",
-                                      count, "width", width)
+            changes[name] = _positive(round_filters(count, width, **rounding),
+                                      f"{where}.{name}", count, "width", width)
     for name in _declared(value, "scalable_repeats", CORE_REPEATS):
         count = getattr(value, name)
         if isinstance(count, int) and depth != 1.0:

@@ -20,14 +20,16 @@ def _weighted_layers(model):
     """[(layer, signature)] for the layers with weights, in the model's order."""
     depth = {}
     result = []
-    for layer in model.layers:
+    # Operations, not only layers: keras.applications' MobileNetV3 computes its hard
+    # sigmoid with plain tensor arithmetic, and the depth must run through it.
+    for layer in getattr(model, "operations", model.layers):
         parents = []
         for node in getattr(layer, "_inbound_nodes", [])[:1]:
             for tensor in node.input_tensors:
                 history = getattr(tensor, "_keras_history", None)
                 if history is not None:
                     parents.append(history[0])
-        has_weights = bool(layer.weights)
+        has_weights = bool(getattr(layer, "weights", None))
         depth[id(layer)] = max((depth.get(id(p), 0) for p in parents), default=0) + has_weights
         if has_weights:
             kind, shapes = _canonical(layer)

@@ -51,6 +51,9 @@ def test_round_filters_and_repeats():
     assert round_filters(16, 1.4) == 24  # B4's first stage
     assert round_filters(320, 2.0) == 640
     assert round_filters(30, 1.0, divisor=4) == 32
+    # EfficientNetV2-B3's first stage: keras.applications' V2 has no 10% rule.
+    assert round_filters(16, 1.2) == 24
+    assert round_filters(16, 1.2, round_down_limit=0.0) == 16
     assert round_repeats(2, 1.1) == 3  # always up
     assert round_repeats(1, 3.1) == 4
     assert round_repeats(4, 1.0) == 4
@@ -84,6 +87,12 @@ def test_scale_a_hand_made_network():
     # stem 3x3x3x32 + BN 4x32; three 3x3x32x32+32 convs; 3x3x32x48+48; dense 48x10+10.
     assert report.total_params == 864 + 128 + 3 * 9248 + 13872 + 490
     assert scale(bp) == bp  # multipliers of 1 change nothing
+
+
+def test_scale_passes_the_rounding_rule():
+    bp = small_network()
+    assert scale(bp, width=1.2).body.layers[1].block.filters == 24  # 16 * 1.2, 10% rule
+    assert scale(bp, width=1.2, round_down_limit=0.0).body.layers[1].block.filters == 16
 
 
 def test_scale_rectangular_resolution_and_divisor():

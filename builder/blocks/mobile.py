@@ -93,6 +93,9 @@ class SqueezeExcite(Block):
 
 
 def _squeeze_excite(block, input_channels):
+    explicit = getattr(block, "squeeze_excite", None)
+    if explicit is not None:
+        return [explicit.replace(name="se")]
     if not block.se_ratio:
         return []
     # keras.applications (and the EfficientNet papers) size the squeeze from the block's
@@ -117,6 +120,10 @@ class MBConv(Block):
     ``filters``. An identity shortcut is added when the stride is 1 and the channels do
     not change; ``drop_rate`` then drops the body per example (stochastic depth).
 
+    MobileNetV3 gives its widths explicitly: ``expanded_filters`` (its expansions are
+    not whole ratios and are rounded to multiples of 8) and a ``squeeze_excite`` block
+    used as is (sized from the expanded width, with a hard-sigmoid gate).
+
     Children: ``expand``, ``depthwise``, ``se``, ``project`` (and ``drop``, ``add``).
     """
 
@@ -131,17 +138,25 @@ class MBConv(Block):
     bn_epsilon: Epsilon = 1e-3
     bn_momentum: Momentum = 0.99
     kernel_initializer: Initializer = "glorot_uniform"
+    # width after the expand conv (none when it equals the input's); None: input * ratio
+    expanded_filters: PositiveInt | None = None
+    squeeze_excite: Blueprint | None = None  # an SE block used as is, instead of se_ratio's
 
-    scalable_widths = ("filters",)
+    scalable_widths = ("filters", "expanded_filters")
+
+    def validate(self):
+        if self.squeeze_excite is not None and self.se_ratio:
+            raise BlueprintError(f"{type(self).__name__}: give se_ratio or squeeze_excite, "
+                                 "not both")
 
     def expand(self, input_shape):
         channels = input_shape[-1]
         bn = dict(bn_epsilon=self.bn_epsilon, bn_momentum=self.bn_momentum,
                   kernel_initializer=self.kernel_initializer)
+        expanded = self.expanded_filters or channels * self.expand_ratio
         layers = []
-        if self.expand_ratio != 1:
-            layers.append(ConvBN(channels * self.expand_ratio, 1, activation=self.activation,
-                                 name="expand", **bn))
+        if expanded != channels:
+            layers.append(ConvBN(expanded, 1, activation=self.activation, name="expand", **bn))
         layers.append(_depthwise_unit(self.kernel_size, self.strides, 1, self.activation,
                                       self.bn_epsilon, self.bn_momentum,
                                       self.kernel_initializer))
