@@ -182,7 +182,7 @@ def _check_input(cell, where, state, known, operation):
         raise BlueprintError(
             f"NASNetCell.{where} {state!r} is not a hidden state here; the states before "
             f"it are {', '.join(known)}")
-    if operation == "identity" and cell.reduction and state in INPUTS:
+    if operation == "identity" and cell.reduction is True and state in INPUTS:
         raise BlueprintError(
             f"NASNetCell.{where}: an identity of {state} cannot reduce the grid in a "
             "reduction cell; give it a strided operation (a pool or a separable conv)")
