@@ -99,7 +99,8 @@ class Lowering:
         return path
 
     def lower(self, bp: Blueprint, x: str, path: str) -> str:
-        """Lower ``bp`` on input ``x`` at ``path``, recording its scope."""
+        """Lower ``bp`` on input ``x`` at ``path``, recording its scope. ``x`` is the
+        handle of one node, or the pair (h, h_prev) for a ``Cell``."""
         start = len(self.nodes)
         out = self.lower_inline(bp, x, path)
         self.scopes.append(Scope(path, bp, start, len(self.nodes), out))

@@ -451,27 +451,46 @@ class GlobalPoolRule(Rule):
         return lambda xs: p(xs[0])
 
 
+def _edges(p):
+    """``p``, ``(rows, cols)`` or ``((top, bottom), (left, right))`` as the last."""
+    if isinstance(p, int):
+        return ((p, p), (p, p))
+    if isinstance(p[0], int):
+        return ((p[0], p[0]), (p[1], p[1]))
+    return p
+
+
 @op(L.ZeroPadding2D)
 class ZeroPaddingRule(Rule):
     @staticmethod
-    def _pads(layer):
-        p = layer.padding
-        if isinstance(p, int):
-            return ((p, p), (p, p))
-        if isinstance(p[0], int):
-            return ((p[0], p[0]), (p[1], p[1]))
-        return p
-
-    @staticmethod
     def shape(layer, inputs, warn):
         h, w, c = _image(layer, inputs)
-        (t, b), (l, r) = ZeroPaddingRule._pads(layer)
+        (t, b), (l, r) = _edges(layer.padding)
         return (None if h is None else h + t + b, None if w is None else w + l + r, c)
 
     @staticmethod
     def keras(layer, name):
-        z = _keras().layers.ZeroPadding2D(ZeroPaddingRule._pads(layer), name=name)
+        z = _keras().layers.ZeroPadding2D(_edges(layer.padding), name=name)
         return lambda xs: z(xs[0])
+
+
+@op(L.Cropping2D)
+class CroppingRule(Rule):
+    @staticmethod
+    def shape(layer, inputs, warn):
+        h, w, c = _image(layer, inputs)
+        (t, b), (l, r) = _edges(layer.cropping)
+        for size, cut, axis in ((h, t + b, "rows"), (w, l + r, "columns")):
+            if size is not None and size <= cut:
+                raise BlueprintError(f"Cropping2D cuts {cut} of the input's {size} {axis}: "
+                                     "nothing is left; crop less")
+        return (None if h is None else h - t - b, None if w is None else w - l - r, c)
+
+    @staticmethod
+    def keras(layer, name):
+        (t, b), (l, r) = _edges(layer.cropping)
+        crop = _keras().layers.Cropping2D(((t, b), (l, r)), name=name)
+        return lambda xs: crop(xs[0])
 
 
 @op(L.Dropout)

@@ -157,18 +157,23 @@ class InceptionFactorized(Block):
 @blueprint
 class GridReduction(Block):
     """Inception v3's 35 -> 17 grid reduction (keras ``mixed3``, Figure 10): a strided
-    3x3; 1x1 -> 3x3 -> strided 3x3; strided 3x3 max pool; concatenated."""
+    3x3; 1x1 -> 3x3 -> strided 3x3; strided 3x3 max pool; concatenated. It is also
+    Inception-ResNet's Reduction-A (Szegedy et al. 2017, Figure 7: k, l, m, n are
+    ``reduce_3x3_double``, ``middle_3x3_double``, ``filters_3x3_double``,
+    ``filters_3x3``)."""
 
     filters_3x3: PositiveInt = 384
     reduce_3x3_double: PositiveInt = 64
     filters_3x3_double: PositiveInt = 96
+    middle_3x3_double: PositiveInt | None = None  # the first 3x3 (None: filters_3x3_double)
 
 
     def expand(self, input_shape):
+        middle = self.middle_3x3_double or self.filters_3x3_double
         return Parallel((
             _chain("branch3x3", ConvBNUnscaled(self.filters_3x3, 3, 2, "valid")),
             _chain("branch3x3_double", ConvBNUnscaled(self.reduce_3x3_double),
-                   ConvBNUnscaled(self.filters_3x3_double, 3),
+                   ConvBNUnscaled(middle, 3),
                    ConvBNUnscaled(self.filters_3x3_double, 3, 2, "valid")),
             MaxPool2D(3, 2, name="branch_pool"),
         ))

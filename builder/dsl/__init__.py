@@ -8,6 +8,8 @@ from .layers import (LSTM, GRU, Activation, Add, AvgPool2D, BatchNorm, Bidirecti
                      Flatten, GlobalPool, LocalResponseNorm, MaxPool2D, Multiply,
                      Normalization, Permute, Rescaling, Reshape, SelectChannels,
                      SeparableConv2D, SimpleRNN, ZeroPadding2D)
+from .combinators import Cell, Cells  # two-input cells (NASNet)
+from .layers import Cropping2D
 from .markers import Boolean, Choice, Float, Int, Marker, concrete, has_markers
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "ChannelAffine", "Concatenate", "Conv2D", "Dense", "DepthwiseConv2D", "Dropout", "Flatten",
     "GlobalPool", "LocalResponseNorm", "MaxPool2D", "Multiply", "Normalization", "Permute",
     "Rescaling", "Reshape", "SelectChannels", "SeparableConv2D", "SimpleRNN", "ZeroPadding2D",
+    "Cell", "Cells", "Cropping2D",
     # search-space markers
     "Boolean", "Choice", "Float", "Int", "Marker", "concrete", "has_markers",
 ]

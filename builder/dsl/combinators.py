@@ -7,6 +7,7 @@ giving every child a path segment: its own ``name`` when it has one, else a defa
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Literal
 
 from ..errors import BlueprintError
@@ -124,6 +125,53 @@ class Repeat(Blueprint):
         for i in range(1, self.times + 1):
             x = ctx.lower(self.block, x, ctx.join(path, f"{prefix}{i}"))
         return x
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell(Blueprint):
+    """A block over two inputs, as the cells of searched architectures (NASNet) are:
+    ``h``, the output of the cell before it, and ``h_prev``, the output of the cell
+    before that (None for the first cell of a row). Cells live in a ``Cells`` row;
+    a subclass implements ``lower_cell(ctx, h, h_prev, path)`` and returns its output.
+
+    ``keep_prev``: the next cell's h_prev is this cell's own h_prev rather than its h
+    (NASNet-A Large's ``skip_reduction``: the cell after a reduction reads past it).
+    """
+
+    keep_prev: bool = dataclasses.field(default=False, kw_only=True)
+
+    def lower(self, ctx, x, path):
+        if not isinstance(x, tuple):
+            raise BlueprintError(
+                f"a {self.kind} reads two inputs (h, h_prev): put it in a Cells row")
+        h, h_prev = x
+        return self.lower_cell(ctx, h, h_prev, path)
+
+    def lower_cell(self, ctx, h: str, h_prev: str | None, path: str) -> str:
+        raise NotImplementedError
+
+
+@blueprint
+class Cells(Blueprint):
+    """Cells in a row: each reads the output of the cell before it and the input of
+    that cell (see ``Cell``); the row's input is the first cell's h. Children are
+    named by their own names, else ``cell1 .. cellN``."""
+
+    cells: tuple[Cell, ...]
+
+    def validate(self):
+        if not self.cells:
+            raise BlueprintError("Cells.cells is empty")
+        _child_names(self.cells, lambda i, c: f"cell{i}")
+
+    def lower(self, ctx, x, path):
+        names = _child_names(self.cells, lambda i, c: f"cell{i}")
+        h, h_prev = x, None
+        for name, cell in zip(names, self.cells):
+            # The pair travels through ctx.lower so that the cell gets a scope (a row).
+            out = ctx.lower(cell, (h, h_prev), ctx.join(path, name))
+            h, h_prev = out, (h_prev if cell.keep_prev else h)
+        return h
 
 
 @blueprint

@@ -132,6 +132,18 @@ class ZeroPadding2D(Layer):
 
 
 @blueprint
+class Cropping2D(Layer):
+    """Drops rows/columns at the edges: ``p``, ``(rows, cols)`` or
+    ``((top, bottom), (left, right))``, as ``ZeroPadding2D`` adds them."""
+
+    cropping: Union[
+        NonNegativeInt,
+        Annotated[tuple[int, int], Min(0)],
+        Annotated[tuple[tuple[int, int], tuple[int, int]], Min(0)],
+    ] = 1
+
+
+@blueprint
 class Dropout(Layer):
     rate: Rate = 0.5
     per_sample: bool = False  # drop whole examples (stochastic depth / drop path)
