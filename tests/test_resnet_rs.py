@@ -146,3 +146,15 @@ def test_large_models_equal_keras_side_by_side(keras_name, name):
         assert ours.total_params == theirs.count_params()
         assert ours.output_shape == tuple(theirs.output_shape[1:])
         del theirs
+
+
+def test_a_network_deeper_than_pythons_recursion_limit_builds():
+    # Keras maps a functional graph recursively: ResNet-RS-270 has 1,369 layers in a row.
+    import sys
+
+    from builder import Activation, Network, Sequence
+
+    depth = sys.getrecursionlimit() + 200
+    layers = tuple(Activation("relu", name=f"act{i}") for i in range(depth))
+    model = builder.build(Network((4,), Sequence(layers)))
+    assert len(model.layers) == depth + 1
