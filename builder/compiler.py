@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from . import ops
 from .graph import Graph, lower
 
@@ -10,6 +12,11 @@ def to_keras(graph: Graph):
     """A ``keras.Model`` with one layer per graph node, named from its path."""
     import keras
 
+    # Keras maps a functional graph recursively, about a frame per layer along the
+    # longest path: ResNet-RS-270 and deeper (1,400+ layers in a row) pass Python's
+    # default limit of 1,000. Raised for good, as tf.keras' ResNet-RS does: cloning the
+    # model (keras.models.clone_model) walks the graph the same way.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 2 * len(graph.nodes) + 1000))
     outputs = set(graph.outputs)
     tensors = {}
     for node in graph.nodes:

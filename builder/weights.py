@@ -23,18 +23,27 @@ def _weighted_layers(model):
     # Operations, not only layers: keras.applications' MobileNetV3 computes its hard
     # sigmoid with plain tensor arithmetic, and the depth must run through it.
     for layer in getattr(model, "operations", model.layers):
-        parents = []
-        for node in getattr(layer, "_inbound_nodes", [])[:1]:
-            for tensor in node.input_tensors:
-                history = getattr(tensor, "_keras_history", None)
-                if history is not None:
-                    parents.append(history[0])
+        parents = _parents(layer)
         has_weights = bool(getattr(layer, "weights", None))
         depth[id(layer)] = max((depth.get(id(p), 0) for p in parents), default=0) + has_weights
         if has_weights:
             kind, shapes = _canonical(layer)
             result.append((layer, (kind, shapes, depth[id(layer)])))
     return result
+
+
+def _parents(layer):
+    """The layers whose outputs ``layer`` takes, in a Keras 3 or a tf.keras (tf_keras)
+    model: a tf.keras node lists all its inputs in ``keras_inputs`` (its
+    ``input_tensors`` is the first argument only, one tensor or a list)."""
+    parents = []
+    for node in getattr(layer, "_inbound_nodes", [])[:1]:
+        tensors = getattr(node, "keras_inputs", None)
+        for tensor in node.input_tensors if tensors is None else tensors:
+            history = getattr(tensor, "_keras_history", None)
+            if history is not None:
+                parents.append(history[0])
+    return parents
 
 
 def _canonical(layer):

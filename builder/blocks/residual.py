@@ -11,6 +11,11 @@ Versions:
   shortcut starts from the pre-activated input, an identity shortcut from the input
   itself, and a strided identity shortcut is a 1x1 max pool with that stride.
 
+The v1 and v1.5 bottleneck also takes the options of ResNet-RS (Bello et al. 2021):
+squeeze-and-excitation after the last convolution (``se_ratio``), ResNet-D's average-pool
+shortcut (``downsample="avg"``, He et al. 2019, "Bag of tricks") and stochastic depth
+(``drop_rate``).
+
 The shortcut is an identity when the block keeps the shape, else a 1x1 projection (in
 v2 a block that only changes the resolution keeps an identity-like 1x1 max pool).
 """
@@ -19,10 +24,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..dsl.base import Block, Epsilon, Momentum, Pair, PositiveInt, Rate, blueprint
+from ..dsl.base import (Block, Epsilon, Fraction, Momentum, Pair, PositiveInt, Rate,
+                        blueprint)
 from ..dsl.combinators import Residual, Sequence
-from ..dsl.layers import (Activation, ActivationName, BatchNorm, Conv2D, Dropout, MaxPool2D)
+from ..dsl.layers import (Activation, ActivationName, AvgPool2D, BatchNorm, Conv2D, Dropout,
+                          MaxPool2D)
 from ..errors import BlueprintError
+from .mobile import SqueezeExcite
 from .units import ConvBN
 
 __all__ = ["BasicBlock", "Bottleneck", "WideBlock"]
@@ -45,7 +53,8 @@ def _preactivation(epsilon, activation, momentum=0.99):
                      Activation(activation, name="act")), name="preact")
 
 
-def _residual(version, body, in_channels, out_channels, strides, projection, activation):
+def _residual(version, body, in_channels, out_channels, strides, projection, activation,
+              drop_rate=0.0):
     """The residual around ``body`` (a tuple of children) with the shortcut the shapes need.
 
     ``projection`` is the 1x1 projection shortcut, used when the shapes differ. In v2 it
@@ -55,7 +64,7 @@ def _residual(version, body, in_channels, out_channels, strides, projection, act
     strided = tuple(strides) != (1, 1)
     if version != "v2":
         shortcut = projection if (in_channels != out_channels or strided) else None
-        return Residual(Sequence(body), shortcut, activation=activation)
+        return Residual(Sequence(body), shortcut, activation=activation, drop_rate=drop_rate)
     preact, *convs = body
     if in_channels != out_channels:
         return Sequence((preact, Residual(Sequence(tuple(convs)), projection,
@@ -116,7 +125,8 @@ class BasicBlock(Block):
 class Bottleneck(Block):
     """1x1 reduce, 3x3, 1x1 expand to ``filters * expansion`` channels, around a shortcut
     (ResNet-50/101/152; with ``groups`` and ``base_width``, ResNeXt; with
-    ``widen_factor``, Wide ResNet-50-2).
+    ``widen_factor``, Wide ResNet-50-2; with ``se_ratio``, ``downsample="avg"`` and
+    ``drop_rate``, ResNet-RS).
 
     The inner width is ``filters * base_width / 64`` channels per group times ``groups``
     times ``widen_factor``, as torchvision counts it: ResNeXt-50 32x4d is ``groups=32,
@@ -135,8 +145,18 @@ class Bottleneck(Block):
     bn_epsilon: Epsilon = 1e-5
     bn_momentum: Momentum = 0.99
     activation: ActivationName = "relu"
+    # squeeze-and-excitation after the last convolution: squeeze width / output channels
+    se_ratio: Fraction = 0.0
+    # a strided projection shortcut: a strided 1x1 conv, or ResNet-D's average pool (the
+    # stride's window) then a 1x1 conv, which reads every pixel
+    downsample: Literal["conv", "avg"] = "conv"
+    drop_rate: Rate = 0.0  # stochastic depth: the body dropped per example in training
 
     def validate(self):
+        if self.version == "v2" and (self.se_ratio or self.downsample != "conv"
+                                     or self.drop_rate):
+            raise BlueprintError("Bottleneck: se_ratio, downsample='avg' and drop_rate are "
+                                 "options of versions 'v1' and 'v1.5', not 'v2'")
         if not all(isinstance(v, int) for v in (self.filters, self.base_width)):
             return  # a search space: checked once its markers are resolved
         if (self.filters * self.base_width) % 64:
@@ -176,10 +196,24 @@ class Bottleneck(Block):
                        name="conv1", **conv),
                 ConvBN(width, 3, strides=inner_strides, padding=padding, groups=self.groups,
                        activation=act, name="conv2", **conv),
-                ConvBN(out, 1, padding="valid", activation=None, name="conv3", **conv))
-        projection = ConvBN(out, 1, strides=strides, padding="valid", activation=None,
-                            name="shortcut", **conv)
-        return _residual(self.version, body, input_shape[-1], out, strides, projection, act)
+                ConvBN(out, 1, padding="valid", activation=None, name="conv3", **conv),
+                *self._squeeze_excite())
+        return _residual(self.version, body, input_shape[-1], out, strides,
+                         self._projection(out, conv), act, self.drop_rate)
+
+    def _squeeze_excite(self):
+        if not self.se_ratio:
+            return ()
+        return (SqueezeExcite(self.se_ratio, activation=self.activation, name="se"),)
+
+    def _projection(self, out, conv):
+        strides = tuple(self.strides)
+        if self.downsample == "avg" and strides != (1, 1):
+            return Sequence((AvgPool2D(strides, padding="same", name="pool"),
+                             ConvBN(out, 1, padding="valid", activation=None, name="conv",
+                                    **conv)), name="shortcut")
+        return ConvBN(out, 1, strides=strides, padding="valid", activation=None,
+                      name="shortcut", **conv)
 
 
 @blueprint
