@@ -98,16 +98,16 @@ for _key in VARIANTS:
     _function = _variant_function(_key)
     globals()[_function.__name__] = register(
         family="convnext", reference=REFERENCE.format(_key.capitalize()),
-        notes=(f"keras.applications' ConvNeXt{_key.capitalize()} layer for layer "
-               "(depthwise 7x7 as a Conv2D with one group per channel, the pointwise "
-               "layers as 1x1 convolutions: keras' weights transfer)."))(_function)
+        notes=(f"keras.applications' ConvNeXt{_key.capitalize()} layer for layer; keras "
+               "has a grouped Conv2D for the depthwise 7x7 and Dense layers for the 1x1 "
+               "convolutions, which transfer_weights pairs with ours."))(_function)
 
 
 @register(family="convnext", reference="a small ConvNeXt search space for the digits")
-def convnext_digits(input_shape=(32, 32, 1), classes=10, include_top=True, dropout=0.0):
-    """ConvNeXt for 32x32 digits: a 2x2 stem and three stages (16x16, 8x8, 4x4). Widths,
-    depths and the block's kernel and expansion are markers; their defaults are a
-    ~40K-parameter model that ``train`` uses as it is."""
+def convnext_digits(input_shape=(16, 16, 1), classes=10, include_top=True, dropout=0.0):
+    """ConvNeXt for the digits at 16x16: a 2x2 stem and three stages (8x8, 4x4, 2x2).
+    Widths, depths and the block's kernel and expansion are markers; their defaults are
+    a 210K-parameter model that ``train`` uses as it is."""
     block = ConvNeXtBlock(kernel_size=Choice((7, 5, 3), label="kernel"),
                           expansion=Choice((4, 2), label="expansion"))
     table = (Stage(Int(1, 2, label="depth1"), Choice((24, 16, 32), label="width1")),

@@ -86,7 +86,7 @@ for _name, (_size, _patch, _timm, _count) in VARIANTS.items():
 @register(family="vit", reference="a small ViT search space for the digits")
 def vit_digits(input_shape=(16, 16, 1), classes=10, include_top=True, dropout=0.0):
     """ViT for the digits at 16x16: 4x4 patches (16 tokens and the class token). Layers,
-    hidden size, MLP size and heads are markers; their defaults are a ~70K-parameter
+    hidden size, MLP size and heads are markers; their defaults are a 103K-parameter
     model that ``train`` uses as it is."""
     size = Size(layers=Int(1, 4, default=3, label="layers"),
                 hidden=Choice((64, 32, 128), label="hidden"),

@@ -6,6 +6,9 @@ class, the shapes of its weights, and its weighted depth, the number of weighted
 the longest path from the input up to and including it), and layers with the same
 signature pair up in the order both models list them. The weighted depth tells apart
 layers of equal shape in parallel branches (a shortcut's batch norm and the body's).
+Layers that compute the same thing under another class share a signature: a 1x1 Conv2D
+and a Dense layer, a Conv2D with one group per channel and a DepthwiseConv2D. Models
+nested as layers (keras' Sequential stems) are walked through.
 """
 
 from __future__ import annotations
@@ -57,13 +60,17 @@ def _parents(layer):
 
 
 def _canonical(layer):
-    """The layer's kind and weight shapes, with a 1x1 convolution taken as the dense
-    layer over the channels it is (keras.applications' MobileNet classifies with one over
-    a 1x1 map; its ConvNeXt has dense layers where the paper has 1x1 convolutions)."""
+    """The layer's kind and weight shapes, with a 1x1 convolution taken as the dense layer
+    over the channels it is, and a convolution with one group per channel as the
+    depthwise convolution it is (keras.applications' MobileNet classifies with a 1x1
+    convolution over a 1x1 map; its ConvNeXt has dense layers where the paper has 1x1
+    convolutions, and a grouped Conv2D for the depthwise one)."""
     kind = type(layer).__name__
     shapes = tuple(tuple(w.shape) for w in layer.weights)
     if kind == "Conv2D" and shapes[0][:2] == (1, 1) and getattr(layer, "groups", 1) == 1:
         return "Dense", (shapes[0][2:],) + shapes[1:]
+    if kind == "Conv2D" and shapes[0][2] == 1 and getattr(layer, "groups", 1) == shapes[0][3] > 1:
+        return "DepthwiseConv2D", (shapes[0][:2] + (shapes[0][3], 1),) + shapes[1:]
     return kind, shapes
 
 
