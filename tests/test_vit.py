@@ -256,7 +256,7 @@ def test_vit_digits_trains_from_the_command_line(tmp_path):
     out = cli("train", "vit_digits", "--epochs", "15", "--out", str(tmp_path / "run"))
     assert out.returncode == 0, out.stderr[-2000:]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    # measured 96.9% in 26 s of training on two CPU cores
+    # measured 96.9% in 26 to 31 s of training on two CPU cores
     assert metrics["test_accuracy"] > 0.93
 
 
