@@ -99,3 +99,82 @@ class SelectChannels(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "channels": self.channels}
+
+
+# --- ConvNeXt and ViT pieces ------------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class LayerScale(keras.layers.Layer):
+    """x * gamma, gamma a learned vector over the last axis starting at ``init_value``
+    (the class name is keras.applications ConvNeXt's, so its weights transfer)."""
+
+    def __init__(self, init_value=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.init_value = init_value
+
+    def build(self, input_shape):
+        self.gamma = self.add_weight(shape=(input_shape[-1],), name="gamma",
+                                     initializer=keras.initializers.Constant(self.init_value))
+
+    def call(self, x):
+        return x * ops.cast(self.gamma, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "init_value": self.init_value}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ClassToken(keras.layers.Layer):
+    """Prepends a learned token (zeros at first) to a sequence: (T, C) -> (T + 1, C)."""
+
+    def build(self, input_shape):
+        self.token = self.add_weight(shape=(input_shape[-1],), initializer="zeros",
+                                     name="token")
+
+    def call(self, x):
+        token = ops.cast(ops.reshape(self.token, (1, 1, -1)), x.dtype)
+        token = ops.broadcast_to(token, (ops.shape(x)[0], 1, ops.shape(x)[-1]))
+        return ops.concatenate([token, x], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        tokens = None if input_shape[1] is None else input_shape[1] + 1
+        return (input_shape[0], tokens, input_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PositionEmbedding(keras.layers.Layer):
+    """Adds a learned (T, C) embedding to a sequence of T tokens (initialized from a
+    normal distribution of standard deviation 0.02, truncated, as ViT's)."""
+
+    def build(self, input_shape):
+        self.embedding = self.add_weight(
+            shape=tuple(input_shape[1:]), name="embedding",
+            initializer=keras.initializers.TruncatedNormal(stddev=0.02))
+
+    def call(self, x):
+        return x + ops.cast(self.embedding, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SelectToken(keras.layers.Layer):
+    """The token at ``index`` of a sequence: (T, C) -> (C,)."""
+
+    def __init__(self, index=0, **kwargs):
+        super().__init__(**kwargs)
+        self.index = index
+
+    def call(self, x):
+        return x[:, self.index]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "index": self.index}

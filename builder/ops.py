@@ -741,3 +741,148 @@ def keras_apply(node, as_output: bool = False) -> Callable:
     if isinstance(node.layer, (L.GlobalPool, L.Dropout)):
         return r.keras(node.layer, name, rank=len(node.input_shapes[0]))
     return r.keras(node.layer, name)
+
+
+# --- normalization and attention of the transformer-era networks (ConvNeXt, ViT) ---------------
+
+
+def _tokens(layer, inputs):
+    """A (tokens, features) input with known features."""
+    tokens, features = _RecurrentRule._sequence(layer, inputs)
+    if features is None:
+        raise BlueprintError(f"{layer.kind} needs a known number of features")
+    return tokens, features
+
+
+@op(L.LayerNorm)
+class LayerNormRule(Rule):
+    @staticmethod
+    def shape(layer, inputs, warn):
+        shape = _one(inputs)
+        if shape[-1] is None:
+            raise BlueprintError("LayerNorm needs a known number of channels")
+        return shape
+
+    @staticmethod
+    def params(layer, inputs, out):
+        return inputs[0][-1] * (layer.center + layer.scale), 0
+
+    @staticmethod
+    def keras(layer, name):
+        n = _keras().layers.LayerNormalization(axis=-1, epsilon=layer.epsilon,
+                                               center=layer.center, scale=layer.scale,
+                                               name=name)
+        return lambda xs: n(xs[0])
+
+
+@op(L.LayerScale)
+class LayerScaleRule(Rule):
+    @staticmethod
+    def shape(layer, inputs, warn):
+        return LayerNormRule.shape(layer, inputs, warn)
+
+    @staticmethod
+    def params(layer, inputs, out):
+        return inputs[0][-1], 0
+
+    @staticmethod
+    def keras(layer, name):
+        from .keras_layers import LayerScale
+
+        s = LayerScale(init_value=layer.init_value, name=name)
+        return lambda xs: s(xs[0])
+
+
+@op(L.MultiHeadAttention)
+class MultiHeadAttentionRule(Rule):
+    """Self-attention: Q, K, V and output projections, and per head the two matmuls
+    Q K^T and (softmax) V, T * T * key_dim and T * T * value_dim MACs per example."""
+
+    @staticmethod
+    def shape(layer, inputs, warn):
+        _tokens(layer, inputs)
+        return _one(inputs)
+
+    @staticmethod
+    def _dims(layer, inputs):
+        tokens, features = inputs[0]
+        return (tokens or 1, features, layer.heads, layer.key_dim,
+                layer.value_dim or layer.key_dim)
+
+    @staticmethod
+    def params(layer, inputs, out):
+        _, c, h, dk, dv = MultiHeadAttentionRule._dims(layer, inputs)
+        bias = layer.use_bias
+        return (2 * (c + bias) * h * dk + (c + bias) * h * dv + (h * dv + bias) * c), 0
+
+    @staticmethod
+    def macs(layer, inputs, out):
+        t, c, h, dk, dv = MultiHeadAttentionRule._dims(layer, inputs)
+        projections = t * c * h * (2 * dk + dv) + t * h * dv * c
+        return projections + h * t * t * (dk + dv)
+
+    @staticmethod
+    def keras(layer, name):
+        a = _keras().layers.MultiHeadAttention(
+            layer.heads, layer.key_dim, value_dim=layer.value_dim, dropout=layer.dropout,
+            use_bias=layer.use_bias, name=name)
+        return lambda xs: a(xs[0], xs[0])
+
+
+@op(L.ClassToken)
+class ClassTokenRule(Rule):
+    @staticmethod
+    def shape(layer, inputs, warn):
+        tokens, features = _tokens(layer, inputs)
+        return (None if tokens is None else tokens + 1, features)
+
+    @staticmethod
+    def params(layer, inputs, out):
+        return inputs[0][-1], 0
+
+    @staticmethod
+    def keras(layer, name):
+        from .keras_layers import ClassToken
+
+        t = ClassToken(name=name)
+        return lambda xs: t(xs[0])
+
+
+@op(L.PositionEmbedding)
+class PositionEmbeddingRule(Rule):
+    @staticmethod
+    def shape(layer, inputs, warn):
+        tokens, _ = _tokens(layer, inputs)
+        if tokens is None:
+            raise BlueprintError("PositionEmbedding needs a known number of tokens "
+                                 "(a fixed input size)")
+        return _one(inputs)
+
+    @staticmethod
+    def params(layer, inputs, out):
+        return _prod(inputs[0]), 0
+
+    @staticmethod
+    def keras(layer, name):
+        from .keras_layers import PositionEmbedding
+
+        p = PositionEmbedding(name=name)
+        return lambda xs: p(xs[0])
+
+
+@op(L.SelectToken)
+class SelectTokenRule(Rule):
+    @staticmethod
+    def shape(layer, inputs, warn):
+        tokens, features = _tokens(layer, inputs)
+        if tokens is not None and layer.index >= tokens:
+            raise BlueprintError(
+                f"SelectToken.index {layer.index} is outside a sequence of {tokens} tokens")
+        return (features,)
+
+    @staticmethod
+    def keras(layer, name):
+        from .keras_layers import SelectToken
+
+        s = SelectToken(index=layer.index, name=name)
+        return lambda xs: s(xs[0])

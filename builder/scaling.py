@@ -4,8 +4,11 @@
 MobileNetV2 and EfficientNet (as keras.applications defines them). ``scale`` applies them
 to a whole blueprint tree: a blueprint type says which of its fields are channel counts
 (class attribute ``scalable_widths``) and which are repeat counts (``scalable_repeats``);
-the core types are listed here. ``compound`` gives EfficientNet's multipliers for a
-phi, and ``solve_phi`` finds the largest phi whose network fits a budget.
+the core types are listed here. A type whose width must stay a multiple of something
+else (a Transformer's hidden size, of its heads) says so with a method
+``width_divisor(field, divisor)`` returning the multiple to round to. ``compound`` gives
+EfficientNet's multipliers for a phi, and ``solve_phi`` finds the largest phi whose
+network fits a budget.
 """
 
 from __future__ import annotations
@@ -99,8 +102,10 @@ def _walk(value, where, width, depth, rounding, widths):
     for name in _declared(value, "scalable_widths", widths):
         count = getattr(value, name)
         if isinstance(count, int) and width != 1.0:
-            changes[name] = _positive(round_filters(count, width, **rounding),
-                                      f"{where}.{name}", count, "width", width)
+            divisor = (value.width_divisor(name, rounding["divisor"])
+                       if hasattr(value, "width_divisor") else rounding["divisor"])
+            scaled = round_filters(count, width, **{**rounding, "divisor": divisor})
+            changes[name] = _positive(scaled, f"{where}.{name}", count, "width", width)
     for name in _declared(value, "scalable_repeats", CORE_REPEATS):
         count = getattr(value, name)
         if isinstance(count, int) and depth != 1.0:

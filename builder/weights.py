@@ -6,6 +6,9 @@ class, the shapes of its weights, and its weighted depth, the number of weighted
 the longest path from the input up to and including it), and layers with the same
 signature pair up in the order both models list them. The weighted depth tells apart
 layers of equal shape in parallel branches (a shortcut's batch norm and the body's).
+Layers that compute the same thing under another class share a signature: a 1x1 Conv2D
+and a Dense layer, a Conv2D with one group per channel and a DepthwiseConv2D. Models
+nested as layers (keras' Sequential stems) are walked through.
 """
 
 from __future__ import annotations
@@ -16,16 +19,26 @@ from collections import defaultdict
 from .errors import BlueprintError
 
 
-def _weighted_layers(model):
-    """[(layer, signature)] for the layers with weights, in the model's order."""
+def _weighted_layers(model, base=0):
+    """[(layer, signature)] for the layers with weights, in the model's order.
+
+    Every operation counts for the depth, layers or not (keras.applications' MobileNetV3
+    computes its hard sigmoid with plain tensor arithmetic, its ConvNeXt adds with
+    ``inputs + x``); a model nested as a layer (ConvNeXt's ``Sequential`` stem) is walked
+    through, its layers starting from the depth of its input."""
+    import keras
+
     depth = {}
     result = []
-    # Operations, not only layers: keras.applications' MobileNetV3 computes its hard
-    # sigmoid with plain tensor arithmetic, and the depth must run through it.
     for layer in getattr(model, "operations", model.layers):
-        parents = _parents(layer)
+        start = max((depth.get(id(p), base) for p in _parents(layer)), default=base)
+        if isinstance(layer, keras.Model) and layer.weights:
+            inner = _weighted_layers(layer, start)
+            result += inner
+            depth[id(layer)] = max(signature[2] for _, signature in inner)
+            continue
         has_weights = bool(getattr(layer, "weights", None))
-        depth[id(layer)] = max((depth.get(id(p), 0) for p in parents), default=0) + has_weights
+        depth[id(layer)] = start + has_weights
         if has_weights:
             kind, shapes = _canonical(layer)
             result.append((layer, (kind, shapes, depth[id(layer)])))
@@ -47,20 +60,24 @@ def _parents(layer):
 
 
 def _canonical(layer):
-    """The layer's kind and weight shapes, with a 1x1 convolution over a 1x1 map taken as
-    the dense layer it is (keras.applications' MobileNet classifies with one)."""
+    """The layer's kind and weight shapes, with a 1x1 convolution taken as the dense layer
+    over the channels it is, and a convolution with one group per channel as the
+    depthwise convolution it is (keras.applications' MobileNet classifies with a 1x1
+    convolution over a 1x1 map; its ConvNeXt has dense layers where the paper has 1x1
+    convolutions, and a grouped Conv2D for the depthwise one)."""
     kind = type(layer).__name__
     shapes = tuple(tuple(w.shape) for w in layer.weights)
     if kind == "Conv2D" and shapes[0][:2] == (1, 1) and getattr(layer, "groups", 1) == 1:
-        spatial = tuple(layer.input.shape[1:3]) if hasattr(layer, "input") else None
-        if spatial == (1, 1):
-            return "Dense", (shapes[0][2:],) + shapes[1:]
+        return "Dense", (shapes[0][2:],) + shapes[1:]
+    if kind == "Conv2D" and shapes[0][2] == 1 and getattr(layer, "groups", 1) == shapes[0][3] > 1:
+        return "DepthwiseConv2D", (shapes[0][:2] + (shapes[0][3], 1),) + shapes[1:]
     return kind, shapes
 
 
 def _describe(layer, signature) -> str:
-    kind, shapes, depth = signature
-    return f"{layer.name} ({kind}, weights {', '.join(str(s) for s in shapes)}, depth {depth})"
+    # The layer as it is (a 1x1 Conv2D with its 4-D kernel), not its canonical form.
+    shapes = ", ".join(str(tuple(w.shape)) for w in layer.weights)
+    return f"{layer.name} ({type(layer).__name__}, weights {shapes}, depth {signature[2]})"
 
 
 def transfer_weights(src_model, dst_model) -> list[tuple[str, str]]:

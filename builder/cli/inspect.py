@@ -25,7 +25,6 @@ def add(sub, common):
 
 def run_list(args):
     from rich.console import Console
-    from rich.table import Table
 
     from .. import analyze, registry
 
@@ -39,20 +38,32 @@ def run_list(args):
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    table = Table(title=f"{len(rows)} registered blueprints")
-    cells = [[row["name"], row["family"], "x".join(map(str, row["input_shape"])),
+    # One line per blueprint even when the output is not a terminal (80 columns then).
+    Console(width=max(Console().width, 140)).print(_family_table(rows))
+    return 0
+
+
+def _family_table(rows):
+    """The rows grouped by family (in alphabetical order), each family from its smallest
+    to its largest network, a rule between families, the family named on its first row."""
+    from rich.table import Table
+
+    rows = sorted(rows, key=lambda row: (row["family"], row["total_params"], row["name"]))
+    families = len({row["family"] for row in rows})
+    table = Table(title=f"{len(rows)} registered blueprints in {families} families")
+    cells = [[row["family"], row["name"], "x".join(map(str, row["input_shape"])),
               f"{row['total_params']:,}", human(row["macs"]), row["reference"]] for row in rows]
-    for i, (col, justify) in enumerate((("name", "left"), ("family", "left"), ("input", "left"),
+    for i, (col, justify) in enumerate((("family", "left"), ("name", "left"), ("input", "left"),
                                         ("params", "right"), ("MACs", "right"))):
         width = max([len(col)] + [len(c[i]) for c in cells])
         table.add_column(col, justify=justify, no_wrap=True, min_width=width)
     # the reference takes what room is left, on one line
     table.add_column("reference", no_wrap=True, overflow="ellipsis", max_width=60)
-    for c in cells:
-        table.add_row(*c)
-    # One line per blueprint even when the output is not a terminal (80 columns then).
-    Console(width=max(Console().width, 140)).print(table)
-    return 0
+    for i, c in enumerate(cells):
+        first = i == 0 or cells[i - 1][0] != c[0]
+        last = i == len(cells) - 1 or cells[i + 1][0] != c[0]
+        table.add_row(c[0] if first else "", *c[1:], end_section=last)
+    return table
 
 
 def run_summary(args):

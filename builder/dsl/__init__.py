@@ -10,6 +10,9 @@ from .layers import (LSTM, GRU, Activation, Add, AvgPool2D, BatchNorm, Bidirecti
                      SeparableConv2D, SimpleRNN, ZeroPadding2D)
 from .combinators import Cell, Cells  # two-input cells (NASNet)
 from .layers import Cropping2D
+# ConvNeXt and ViT primitives
+from .layers import (ClassToken, LayerNorm, LayerScale, MultiHeadAttention, PositionEmbedding,
+                     SelectToken)
 from .markers import Boolean, Choice, Float, Int, Marker, concrete, has_markers
 
 __all__ = [
@@ -24,6 +27,8 @@ __all__ = [
     "GlobalPool", "LocalResponseNorm", "MaxPool2D", "Multiply", "Normalization", "Permute",
     "Rescaling", "Reshape", "SelectChannels", "SeparableConv2D", "SimpleRNN", "ZeroPadding2D",
     "Cell", "Cells", "Cropping2D",
+    "ClassToken", "LayerNorm", "LayerScale", "MultiHeadAttention", "PositionEmbedding",
+    "SelectToken",
     # search-space markers
     "Boolean", "Choice", "Float", "Int", "Marker", "concrete", "has_markers",
 ]

@@ -273,3 +273,56 @@ class Input(Layer):
     def __init__(self, shape):
         object.__setattr__(self, "shape", tuple(shape))
         object.__setattr__(self, "name", "input")
+
+
+# --- normalization and attention of the transformer-era networks (ConvNeXt, ViT) ---------------
+# Sequences of tokens are (tokens, features); LayerNorm and LayerScale act on the last axis
+# of any input, images included.
+
+
+@blueprint
+class LayerNorm(Layer):
+    """Layer normalization over the last axis (Ba et al. 2016); params 2 * C."""
+
+    epsilon: Epsilon = 1e-6  # ViT's and ConvNeXt's (Keras's own default is 1e-3)
+    center: bool = True  # learn beta
+    scale: bool = True  # learn gamma
+
+
+@blueprint
+class LayerScale(Layer):
+    """x * gamma, a learned scale per channel starting at ``init_value`` (Touvron et al.
+    2021, CaiT; ConvNeXt's layer scale)."""
+
+    init_value: float = 1e-6
+
+
+@blueprint
+class MultiHeadAttention(Layer):
+    """Multi-head self-attention over a sequence (tokens, features): query, key and
+    value are projections of the input to ``heads`` x ``key_dim`` (value: ``value_dim``,
+    default ``key_dim``), softmax(Q K^T / sqrt(key_dim)) V per head, and an output
+    projection back to the input's features."""
+
+    heads: PositiveInt
+    key_dim: PositiveInt  # per head
+    value_dim: PositiveInt | None = None  # per head; None: key_dim
+    use_bias: bool = True  # of the four projections
+    dropout: Rate = 0.0  # on the attention probabilities
+
+
+@blueprint
+class ClassToken(Layer):
+    """Prepends one learned token to a sequence (ViT's [class]): (T, C) -> (T + 1, C)."""
+
+
+@blueprint
+class PositionEmbedding(Layer):
+    """Adds a learned embedding per position to a sequence (T, C); params T * C."""
+
+
+@blueprint
+class SelectToken(Layer):
+    """The token at ``index`` of a sequence: (T, C) -> (C,) (ViT's class token)."""
+
+    index: NonNegativeInt = 0
