@@ -529,7 +529,12 @@ class ReshapeRule(Rule):
         if target.count(-1) > 1 or any(d == 0 or d < -1 for d in target):
             raise BlueprintError(f"Reshape.target_shape {tuple(target)} is not a shape")
         if None in shape:
-            # As Keras: the size cannot be checked, and a -1 axis stays unknown.
+            # The size cannot be checked: a -1 axis stays unknown (as in Keras). A fixed
+            # target would fit one input size only, and fail on the others when run.
+            if -1 not in target:
+                raise BlueprintError(
+                    f"Reshape to {tuple(target)} needs an input of known size, got "
+                    f"{shape_text(shape)}; put -1 for the axis that takes the unknown size")
             return tuple(None if d == -1 else d for d in target)
         known = math.prod(d for d in target if d != -1)
         if -1 in target:

@@ -231,13 +231,22 @@ def test_an_empty_shape_is_refused():
 
 
 @pytest.mark.parametrize("bp", [
-    Network((None, 4), Reshape((-1, 2))),
-    Network((None, 4), Reshape((2, 2))),
-    Network((None, 6, 2), Reshape((-1, 3))),
-], ids=["minus_one", "fixed", "image"])
+    Network((None, 4), Reshape((-1, 2))),  # was (2, 2): the unknown size taken as 1
+    Network((None, 6, 2), Reshape((3, -1, 2))),
+], ids=["sequence", "image"])
 def test_reshape_of_unknown_sizes_agrees_with_keras(bp):
     report = builder.analyze(bp)
-    assert tuple(builder.build(bp).output.shape[1:]) == report.output_shape
+    assert None in report.output_shape
+    model = builder.build(bp)
+    assert tuple(model.output.shape[1:]) == report.output_shape
+    x = np.ones((1, 5) + tuple(bp.input_shape[1:]), "float32")
+    assert model(x).shape[-1] == report.output_shape[-1]
+
+
+def test_reshape_to_a_fixed_shape_needs_a_known_size():
+    with pytest.raises(BlueprintError, match="put -1") as e:
+        builder.analyze(Network((None, 4), Reshape((2, 2), name="fold")))
+    assert e.value.path == "fold"
 
 
 def test_per_channel_values_must_fit_the_channels():

@@ -258,30 +258,9 @@ def _compile(hint):
 
         return none
     if hint is float:
-        def number(value, where):
-            if type(value) is float:
-                if math.isfinite(value):
-                    return value
-            elif type(value) is int:
-                if abs(value) <= MAX_FINITE_INT:
-                    return float(value)
-            else:
-                _fail(hint, value, where)
-            # NaN passes every range check (its comparisons are all false) and inf breaks
-            # the arithmetic after it: no field takes either.
-            raise _specific(f"{_w(where)} must be a finite number, got {brief(value)}")
-
-        return number
+        return _finite_number
     if hint is int:
-        def integer(value, where):
-            if type(value) is not int:
-                _fail(hint, value, where)
-            if abs(value) > MAX_INT:
-                raise _specific(f"{_w(where)} must be at most {MAX_INT:,} in absolute value "
-                                f"(64 bits), got {brief(value)}")
-            return value
-
-        return integer
+        return _int64
     if hint in (bool, str):
         def exact(value, where):
             return value if type(value) is hint else _fail(hint, value, where)
@@ -293,6 +272,31 @@ def _compile(hint):
 
         return instance
     raise TypeError(f"unsupported field annotation {hint!r}")
+
+
+def _finite_number(value, where):
+    """A float field's checker: an int or a float, finite."""
+    if type(value) is float:
+        if math.isfinite(value):
+            return value
+    elif type(value) is int:
+        if abs(value) <= MAX_FINITE_INT:
+            return float(value)
+    else:
+        _fail(float, value, where)
+    # NaN passes every range check (its comparisons are all false) and inf breaks the
+    # arithmetic after it: no field takes either.
+    raise _specific(f"{_w(where)} must be a finite number, got {brief(value)}")
+
+
+def _int64(value, where):
+    """An int field's checker: an int (not a bool) that fits in 64 bits."""
+    if type(value) is not int:
+        _fail(int, value, where)
+    if abs(value) > MAX_INT:
+        raise _specific(f"{_w(where)} must be at most {MAX_INT:,} in absolute value "
+                        f"(64 bits), got {brief(value)}")
+    return value
 
 
 # --- the base class -------------------------------------------------------------------------
