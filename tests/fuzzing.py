@@ -327,8 +327,9 @@ def mutation(draw, doc, deep=True):
         path, old = draw(st.sampled_from(numbers))
         if isinstance(old, bool):
             return _replace(doc, path, not old)
-        changed = draw(st.sampled_from([old + 1, old - 1, old * 2, old // 2, old / 2]))
-        return _replace(doc, path, type(old)(changed))
+        if isinstance(old, int):
+            return _replace(doc, path, draw(st.sampled_from([old + 1, old - 1, old * 2, old // 2])))
+        return _replace(doc, path, draw(st.sampled_from([old * 2, old / 2, old + 1.0, -old])))
     path, old = draw(st.sampled_from(places))
     if how == "delete" and path:
         parent = _get(doc, path[:-1])
