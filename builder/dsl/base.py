@@ -342,12 +342,12 @@ def holds_markers(value) -> bool:
     return False
 
 
-def _depth(value) -> int:
+def _nesting(value) -> int:
     """How many blueprints (or markers) deep ``value`` nests."""
     if isinstance(value, Data):
         return value._depth
     if type(value) is tuple:
-        return max((_depth(v) for v in value), default=0)
+        return max((_nesting(v) for v in value), default=0)
     return 0
 
 
@@ -368,7 +368,7 @@ class Data:
             if checked is not value:
                 object.__setattr__(self, name, checked)
             markers = markers or holds_markers(checked)
-            depth = max(depth, _depth(checked))
+            depth = max(depth, _nesting(checked))
         # Recorded once, so that lowering can skip the walk for marker-free trees.
         object.__setattr__(self, "_has_markers", markers)
         if depth >= MAX_DEPTH:
