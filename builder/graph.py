@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 
-from .dsl.base import Blueprint, Layer, snake
+from .dsl.base import Blueprint, Layer, Shape, coerce, snake
 from .dsl.combinators import Network, Sequence
 from .dsl.layers import Input
 from .dsl.markers import concrete
 from .errors import BlueprintError
 from . import ops
+
+# The most blueprints (layers, blocks, combinators) one lowering expands, counted as it
+# goes: a Repeat of a Repeat multiplies, and a hostile file could otherwise ask for 10**12
+# layers. The largest real networks expand to a few thousand.
+MAX_EXPANDED = 100_000
 
 
 @dataclasses.dataclass
@@ -74,6 +79,7 @@ class Lowering:
         self.scopes: list[Scope] = []
         self.warnings: list[str] = []
         self.side_outputs: list[tuple[str, float]] = []
+        self.expanded = 0  # blueprints lowered so far
         self.input = self.add("input", Input(input_shape), [])
 
     @staticmethod
@@ -106,8 +112,30 @@ class Lowering:
         self.scopes.append(Scope(path, bp, start, len(self.nodes), out))
         return out
 
+    def expect(self, more: int, path: str, what: str = "the network") -> None:
+        """Refuse before lowering ``more`` blueprints that would pass ``MAX_EXPANDED``."""
+        if self.expanded + more > MAX_EXPANDED:
+            raise BlueprintError(
+                f"{what} would expand into more than {MAX_EXPANDED:,} blueprints (layers, "
+                "blocks and combinators), the limit; real networks have a few thousand",
+                path=path or "(top)")
+
+    def lower_repeated(self, blueprints, count: int, x: str, path: str) -> str:
+        """Lower ``count`` alike blueprints in a row, from ``(name, blueprint)`` pairs made
+        one at a time; after the first, refuse at once if all of them would pass
+        ``MAX_EXPANDED`` (rather than after doing most of the work)."""
+        for i, (name, bp) in enumerate(blueprints):
+            before = self.expanded
+            x = self.lower(bp, x, self.join(path, name))
+            if i == 0:
+                each = self.expanded - before
+                self.expect((count - 1) * each, path, f"{count:,} repeats of {each:,} blueprints")
+        return x
+
     def lower_inline(self, bp: Blueprint, x: str, path: str) -> str:
         """Lower without a scope of its own (a block's expansion, in the block's scope)."""
+        self.expect(1, path)
+        self.expanded += 1
         try:
             if isinstance(bp, Layer):
                 return self.add(path, bp, [x])
@@ -125,9 +153,13 @@ def lower(bp: Blueprint, input_shape=None) -> Graph:
     blueprint needs ``input_shape``.
     """
     bp = concrete(bp)
+    if input_shape is not None:
+        input_shape = coerce(input_shape, Shape, "input_shape")
+        if not input_shape:
+            raise BlueprintError("input_shape is empty")
     if isinstance(bp, Network):
         if input_shape is not None:
-            bp = bp.replace(input_shape=tuple(input_shape))
+            bp = bp.replace(input_shape=input_shape)
         input_shape = bp.input_shape
         name, root = bp.name or "network", ""
     else:

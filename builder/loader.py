@@ -5,12 +5,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import traceback
 
 from .dsl.base import Blueprint
 from .dsl.combinators import ClassifierHead, Network
 from .errors import BlueprintError
 from . import registry
 from .serialize import from_json
+from .text import brief
 
 OPTIONS = ("input_shape", "classes", "include_top", "dropout")
 
@@ -29,6 +31,9 @@ def load(spec: str, **options):
                 text = f.read()
         except OSError as e:
             raise BlueprintError(f"cannot read the blueprint file: {e.strerror}", path=spec) from None
+        except UnicodeDecodeError as e:
+            raise BlueprintError(f"not UTF-8 text (byte {e.object[e.start]:#04x} at offset "
+                                 f"{e.start}); JSON files are UTF-8", path=spec) from None
         return with_options(from_json(text, source=spec), spec, **options)
     file, _, attr = spec.partition(":") if ".py" in spec else (spec, "", "")
     if file.endswith(".py"):
@@ -45,7 +50,8 @@ def _from_python(file, attr, spec, options):
     module_spec = importlib.util.spec_from_file_location(name, file)
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module
-    try:
+    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:  # no __pycache__ left beside the user's file
         module_spec.loader.exec_module(module)
     except BlueprintError as e:
         raise BlueprintError(e.detail, path=f"{file}: {e.path}" if e.path else file) from None
@@ -53,6 +59,10 @@ def _from_python(file, attr, spec, options):
         raise BlueprintError(f"syntax error at line {e.lineno}: {e.msg}", path=file) from None
     except ImportError as e:
         raise BlueprintError(f"import failed: {e}", path=file) from None
+    except (Exception, SystemExit) as e:  # the file is the user's code: its fault is theirs
+        raise BlueprintError(_failure(e, file, "running it"), path=file) from None
+    finally:
+        sys.dont_write_bytecode = writes_bytecode
     if not hasattr(module, attr):
         found = [k for k, v in vars(module).items()
                  if isinstance(v, Blueprint) or (callable(v) and getattr(v, "__module__", None) == name)]
@@ -65,11 +75,28 @@ def _from_python(file, attr, spec, options):
         return with_options(value, spec, **options)
     if callable(value):
         entry = registry.Entry(attr, value, "", "")
-        bp = entry.create(**options)
+        try:
+            bp = entry.create(**options)
+        except BlueprintError:
+            raise
+        except (Exception, SystemExit) as e:
+            raise BlueprintError(_failure(e, file, f"{attr}()"), path=spec) from None
         if not isinstance(bp, Blueprint):
             raise BlueprintError(f"{attr}() returned {type(bp).__name__}, not a blueprint", path=spec)
         return bp
     raise BlueprintError(f"{attr} is a {type(value).__name__}, not a blueprint", path=spec)
+
+
+def _failure(error: BaseException, file: str, doing: str) -> str:
+    """One line for an exception raised by the user's Python file, with its line there."""
+    if isinstance(error, SystemExit):
+        return f"{doing} called sys.exit({brief(error.code)}); a blueprint file must not exit"
+    here = os.path.abspath(file)
+    lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__)
+             if os.path.abspath(frame.filename) == here]
+    where = f" at line {lines[-1]}" if lines else ""
+    message = " ".join(str(error).split())  # one line, as every error the CLI prints
+    return f"{doing} raised {type(error).__name__}{where}: {message[:200]}"
 
 
 def with_options(bp, source: str = "", *, input_shape=None, classes=None, include_top=None,

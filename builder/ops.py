@@ -62,15 +62,30 @@ def _one(inputs):
     return inputs[0]
 
 
+def _channels(layer, shape) -> int:
+    """The input's last axis, for a layer whose weights or output are sized by it."""
+    if shape[-1] is None:
+        raise BlueprintError(
+            f"{layer.kind} needs a known number of input channels, got {shape_text(shape)}")
+    return shape[-1]
+
+
 def _image(layer, inputs) -> tuple:
     (shape,) = inputs
     if len(shape) != 3:
         raise BlueprintError(
             f"{layer.kind} needs an input of (height, width, channels), got {shape_text(shape)}"
         )
-    if shape[-1] is None:
-        raise BlueprintError(f"{layer.kind} needs a known number of input channels")
+    _channels(layer, shape)
     return shape
+
+
+def _per_channel(layer, field, values, shape) -> None:
+    """A tuple of per-channel values must have one value, or one per channel."""
+    if isinstance(values, tuple) and len(values) not in (1, _channels(layer, shape)):
+        raise BlueprintError(
+            f"{layer.kind}.{field} has {len(values)} values for {shape[-1]} channels; "
+            "give one value, or one per channel")
 
 
 def _pads(padding) -> tuple[int, int] | str:
@@ -296,6 +311,7 @@ class DenseRule(Rule):
 class BatchNormRule(Rule):
     @staticmethod
     def shape(layer, inputs, warn):
+        _channels(layer, _one(inputs))
         return _one(inputs)
 
     @staticmethod
@@ -316,9 +332,9 @@ class NormalizationRule(Rule):
     @staticmethod
     def shape(layer, inputs, warn):
         shape = _one(inputs)
-        if layer.mean is not None and len(layer.mean) not in (1, shape[-1]):
-            raise BlueprintError(
-                f"Normalization has {len(layer.mean)} means for {shape[-1]} channels")
+        _channels(layer, shape)
+        _per_channel(layer, "mean", layer.mean, shape)
+        _per_channel(layer, "variance", layer.variance, shape)
         return shape
 
     @staticmethod
@@ -355,6 +371,7 @@ class LRNRule(Rule):
 class ChannelAffineRule(Rule):
     @staticmethod
     def shape(layer, inputs, warn):
+        _channels(layer, _one(inputs))
         return _one(inputs)
 
     @staticmethod
@@ -374,7 +391,7 @@ class SelectChannelsRule(Rule):
     @staticmethod
     def shape(layer, inputs, warn):
         shape = _one(inputs)
-        bad = [c for c in layer.channels if c >= shape[-1]]
+        bad = [c for c in layer.channels if c >= _channels(layer, shape)]
         if bad:
             raise BlueprintError(
                 f"SelectChannels picks channel {bad[0]} of an input with {shape[-1]} channels")
@@ -530,6 +547,14 @@ class ReshapeRule(Rule):
         size = _prod(shape)
         if target.count(-1) > 1 or any(d == 0 or d < -1 for d in target):
             raise BlueprintError(f"Reshape.target_shape {tuple(target)} is not a shape")
+        if None in shape:
+            # The size cannot be checked: a -1 axis stays unknown (as in Keras). A fixed
+            # target would fit one input size only, and fail on the others when run.
+            if -1 not in target:
+                raise BlueprintError(
+                    f"Reshape to {tuple(target)} needs an input of known size, got "
+                    f"{shape_text(shape)}; put -1 for the axis that takes the unknown size")
+            return tuple(None if d == -1 else d for d in target)
         known = math.prod(d for d in target if d != -1)
         if -1 in target:
             if size % known:
@@ -565,7 +590,10 @@ class PermuteRule(Rule):
 class RescalingRule(Rule):
     @staticmethod
     def shape(layer, inputs, warn):
-        return _one(inputs)
+        shape = _one(inputs)
+        _per_channel(layer, "scale", layer.scale, shape)
+        _per_channel(layer, "offset", layer.offset, shape)
+        return shape
 
     @staticmethod
     def keras(layer, name):
@@ -588,6 +616,7 @@ class _RecurrentRule(Rule):
             raise BlueprintError(
                 f"{layer.kind} needs a sequence input (time, features), got {shape_text(shape)}; "
                 "put a Reshape (or Permute and Reshape) before it")
+        _channels(layer, shape)
         return shape
 
     @classmethod
@@ -709,7 +738,12 @@ class ConcatenateRule(Rule):
     @staticmethod
     def shape(layer, inputs, warn):
         rank = len(inputs[0])
-        axis = layer.axis % rank
+        # Keras counts the batch axis: axis 1 is the first axis of our shapes.
+        axis = layer.axis - 1 if layer.axis > 0 else rank + layer.axis
+        if layer.axis == 0 or not 0 <= axis < rank:
+            raise BlueprintError(
+                f"Concatenate.axis {layer.axis} is not an axis of its inputs {shape_text(inputs[0])} "
+                f"(1..{rank}, or -1..-{rank} from the end; 0 is the batch axis)")
         for s in inputs:
             if len(s) != rank or any(a != b for i, (a, b) in enumerate(zip(s, inputs[0])) if i != axis):
                 raise BlueprintError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from ..dsl.base import Block, Epsilon, Max, Min, PositiveInt, blueprint
+from ..dsl.base import Block, Epsilon, Max, Min, PositiveInt, Repeats, blueprint
 from ..dsl.combinators import Identity, Parallel, Repeat, Sequence
 from ..dsl.layers import AvgPool2D
 from ..errors import BlueprintError
@@ -53,7 +53,7 @@ class DenseBlock(Block):
     """``layers`` dense layers in a row (named ``layer1 .. layerN``); C input channels
     become C + layers * growth_rate."""
 
-    layers: PositiveInt
+    layers: Repeats
     growth_rate: PositiveInt = 32
     bottleneck_width: PositiveInt = 4
     bn_epsilon: Epsilon = DENSENET_EPSILON
@@ -72,7 +72,7 @@ class Transition(Block):
     bn_epsilon: Epsilon = DENSENET_EPSILON
 
     def expand(self, input_shape):
-        channels = input_shape[-1]
+        channels = self.input_channels(input_shape)
         filters = math.floor(channels * self.compression)
         if filters < 1:
             raise BlueprintError(

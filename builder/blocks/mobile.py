@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from ..dsl.base import (Block, Blueprint, Epsilon, Fraction, Max, Min, Momentum, Pair,
-                        PositiveInt, Rate, blueprint)
+from ..dsl.base import (Block, Blueprint, Epsilon, Fraction, Marker, Max, Min, Momentum,
+                        Pair, PositiveInt, Rate, Repeats, blueprint)
 from ..dsl.combinators import Identity, Parallel, Residual, Sequence
 from ..dsl.layers import (Activation, ActivationName, BatchNorm, Conv2D, DepthwiseConv2D,
                           GlobalPool, Initializer)
@@ -80,7 +80,7 @@ class SqueezeExcite(Block):
     kernel_initializer: Initializer = "glorot_uniform"
 
     def expand(self, input_shape):
-        channels = input_shape[-1]
+        channels = self.input_channels(input_shape)
         reduced = self.reduced_filters or max(1, int(channels * self.ratio))
         gate = Sequence((
             GlobalPool("avg", keepdims=True, name="squeeze"),
@@ -150,7 +150,7 @@ class MBConv(Block):
                                  "not both")
 
     def expand(self, input_shape):
-        channels = input_shape[-1]
+        channels = self.input_channels(input_shape)
         bn = dict(bn_epsilon=self.bn_epsilon, bn_momentum=self.bn_momentum,
                   kernel_initializer=self.kernel_initializer)
         expanded = self.expanded_filters or channels * self.expand_ratio
@@ -197,7 +197,7 @@ class FusedMBConv(Block):
     scalable_widths = ("filters",)
 
     def expand(self, input_shape):
-        channels = input_shape[-1]
+        channels = self.input_channels(input_shape)
         bn = dict(bn_epsilon=self.bn_epsilon, bn_momentum=self.bn_momentum,
                   kernel_initializer=self.kernel_initializer)
         layers = []
@@ -224,29 +224,39 @@ class StridedRepeat(Block):
     """
 
     block: Blueprint
-    repeats: PositiveInt
+    repeats: Repeats
     drop_rate_start: Rate = 0.0
     drop_rate_step: Annotated[float, Min(0.0)] = 0.0
 
     scalable_repeats = ("repeats",)
 
     def validate(self):
+        numbers = (self.drop_rate_start, self.repeats, self.drop_rate_step)
+        if any(isinstance(n, Marker) for n in numbers):
+            return  # checked again when the markers are resolved (a new object is made)
         rate = self.drop_rate_start + (self.repeats - 1) * self.drop_rate_step
-        if isinstance(rate, float) and rate >= 1.0:
+        if rate >= 1.0:
             raise BlueprintError(
                 f"StridedRepeat: the last block's drop rate would be {rate:.3f} (must be < 1)")
 
-    def expand(self, input_shape):
+    def blocks(self):
+        """The stage's blocks as ``(name, blueprint)`` pairs, made one at a time."""
         names = {f.name for f in self.block.__dataclass_fields__.values()}
-        blocks = []
         for i in range(self.repeats):
             changes = {"name": f"block{i + 1}"}
             if i and "strides" in names:
                 changes["strides"] = (1, 1)
             if "drop_rate" in names and (self.drop_rate_start or self.drop_rate_step):
                 changes["drop_rate"] = self.drop_rate_start + i * self.drop_rate_step
-            blocks.append(self.block.replace(**changes))
-        return Sequence(tuple(blocks))
+            yield changes["name"], self.block.replace(**changes)
+
+    def expand(self, input_shape):
+        return Sequence(tuple(block for _, block in self.blocks()))
+
+    def lower(self, ctx, x, path):
+        # As the expansion does, but block by block, so that a count far too large is
+        # refused after the first block (see Lowering.lower_repeated).
+        return ctx.lower_repeated(self.blocks(), self.repeats, x, path)
 
 
 @blueprint

@@ -97,10 +97,11 @@ class GlobalAverageClassifier(Block):
     activation: ActivationName | None = "softmax"
 
     def expand(self, input_shape):
-        if input_shape[-1] != self.classes:
+        channels = self.input_channels(input_shape)
+        if channels != self.classes:
             raise BlueprintError(
                 f"GlobalAverageClassifier.classes is {self.classes} but its input has "
-                f"{input_shape[-1]} channels: the block before it must make one map per class")
+                f"{channels} channels: the block before it must make one map per class")
         layers = [GlobalPool("avg", name="pool")]
         if self.activation:
             layers.append(Activation(self.activation, name="predictions"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..dsl.base import Block, PositiveInt, Rate, blueprint
+from ..dsl.base import Block, PositiveInt, Rate, Repeats, blueprint
 from ..dsl.combinators import Sequence
 from ..dsl.layers import GRU, LSTM, Bidirectional, Permute, Reshape, SimpleRNN
 from ..errors import BlueprintError
@@ -30,7 +30,7 @@ class Recurrent(Block):
 
     cell: Literal["simple_rnn", "lstm", "gru"] = "lstm"
     units: PositiveInt = 64
-    layers: PositiveInt = 1
+    layers: Repeats = 1
     bidirectional: bool = False
     merge_mode: Literal["concat", "sum", "mul", "ave"] = "concat"
     return_sequences: bool = False

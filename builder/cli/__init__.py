@@ -81,7 +81,8 @@ def main(argv=None) -> int:
     except UserError as e:
         if args.debug:
             traceback.print_exc()
-        print(f"error: {in_flags(str(e), e.arguments)}", file=sys.stderr)
+        message = " ".join(str(e).splitlines())  # always one line
+        print(f"error: {in_flags(message, e.arguments)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
         detail = in_flags(str(e), getattr(e, "arguments", ()))

@@ -28,6 +28,8 @@ def run(args):
     if ext not in FORMATS:
         raise ArgumentError(f"--output {args.output!r}: use a file ending in "
                             + ", ".join("." + f for f in FORMATS))
+    if os.path.isdir(args.output):
+        raise ArgumentError(f"--output {args.output!r} is a folder: name the picture's file")
     folder = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise ArgumentError(f"--output {args.output!r}: cannot write in {folder}")

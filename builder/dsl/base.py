@@ -12,17 +12,28 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import re
+import sys
 import types
 import typing
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from ..errors import BlueprintError, did_you_mean
+from ..text import brief, shape_text
 
 # JSON type name -> class. Only these can be made from JSON: nothing is imported.
 TYPES: dict[str, type] = {}
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")
+
+# Bounds that keep a hostile or mistyped blueprint from hanging or exhausting memory;
+# real networks stay far below them (the registered ones nest at most 6 levels deep and
+# repeat a block at most 48 times in a row: DenseNet-201's third dense block).
+MAX_DEPTH = 100  # blueprints inside blueprints; deeper trees would exhaust Python's stack
+MAX_REPEATS = 10_000  # one Repeat / StridedRepeat / DenseBlock / Recurrent
+MAX_INT = 2**63 - 1  # every int field fits the int64 that backends store sizes in
+MAX_FINITE_INT = int(sys.float_info.max)  # larger ints have no float
 
 
 # --- constraints usable inside Annotated[...] -------------------------------------------
@@ -37,9 +48,10 @@ class Min:
 
     def check(self, value, where):
         for v in _numbers(value):
-            if v < self.bound or (self.exclusive and v == self.bound):
+            # written so that NaN, which fails every comparison, fails the check too
+            if not (v > self.bound or (not self.exclusive and v == self.bound)):
                 op = ">" if self.exclusive else ">="
-                raise _specific(f"{_w(where)} must be {op} {self.bound}, got {value!r}")
+                raise _specific(f"{_w(where)} must be {op} {self.bound}, got {brief(value)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,9 +61,9 @@ class Max:
 
     def check(self, value, where):
         for v in _numbers(value):
-            if v > self.bound or (self.exclusive and v == self.bound):
+            if not (v < self.bound or (not self.exclusive and v == self.bound)):
                 op = "<" if self.exclusive else "<="
-                raise _specific(f"{_w(where)} must be {op} {self.bound}, got {value!r}")
+                raise _specific(f"{_w(where)} must be {op} {self.bound}, got {brief(value)}")
 
 
 class Broadcast:
@@ -72,7 +84,7 @@ class Named:
     def check(self, value, where):
         if isinstance(value, str) and not NAME_PATTERN.match(value):
             raise _specific(
-                f"{_w(where)} {value!r} is not a usable name: use letters, digits, '_' and '-'")
+                f"{_w(where)} {brief(value)} is not a usable name: use letters, digits, '_' and '-'")
 
 
 def _specific(message):
@@ -99,6 +111,7 @@ Epsilon = Annotated[float, Min(0.0, exclusive=True)]  # added to a variance (nor
 # Batch norm's moving-average momentum: 0.99 as Keras; 0.9 settles in few steps (small data)
 Momentum = Annotated[float, Min(0.0), Max(1.0)]
 Name = Annotated[str, Named()]
+Repeats = Annotated[int, Min(1), Max(MAX_REPEATS)]  # how many times a block repeats
 Shape = tuple[Union[Annotated[int, Min(1)], None], ...]
 
 
@@ -124,6 +137,8 @@ def describe(hint) -> str:
     if hint is Any:
         return "anything"
     if isinstance(hint, type):
+        if hint.__name__ == "Blueprint":  # the base class, defined below
+            return "a blueprint"
         return {int: "an int", float: "a number", bool: "true/false", str: "a string"}.get(
             hint, f"a {hint.__name__} blueprint"
         )
@@ -141,7 +156,7 @@ def coerce(value, hint, where):
 
 
 def _fail(hint, value, where, extra=""):
-    raise BlueprintError(f"{_w(where)} must be {describe(hint)}, got {value!r}{extra}")
+    raise BlueprintError(f"{_w(where)} must be {describe(hint)}, got {brief(value)}{extra}")
 
 
 @functools.cache
@@ -209,7 +224,7 @@ def _compile(hint):
             except TypeError:  # unhashable
                 pass
             suggestion = did_you_mean(value, choices) if isinstance(value, str) else ""
-            error = BlueprintError(f"{_w(where)} must be {describe(hint)}, got {value!r}{suggestion}")
+            error = BlueprintError(f"{_w(where)} must be {describe(hint)}, got {brief(value)}{suggestion}")
             error.specific = bool(suggestion)
             raise error
 
@@ -232,7 +247,7 @@ def _compile(hint):
                 _fail(hint, value, where)
             if len(value) != len(items):
                 raise BlueprintError(f"{_w(where)} must be {describe(hint)}, got "
-                                     f"{len(value)} values: {value!r}")
+                                     f"{len(value)} values: {brief(value)}")
             return tuple([c(v, lambda i=i: f"{_w(where)}[{i}]")
                           for i, (c, v) in enumerate(zip(items, value))])
 
@@ -243,15 +258,10 @@ def _compile(hint):
 
         return none
     if hint is float:
-        def number(value, where):
-            if type(value) is float:
-                return value
-            if type(value) is int:
-                return float(value)
-            _fail(hint, value, where)
-
-        return number
-    if hint in (int, bool, str):
+        return _finite_number
+    if hint is int:
+        return _int64
+    if hint in (bool, str):
         def exact(value, where):
             return value if type(value) is hint else _fail(hint, value, where)
 
@@ -262,6 +272,31 @@ def _compile(hint):
 
         return instance
     raise TypeError(f"unsupported field annotation {hint!r}")
+
+
+def _finite_number(value, where):
+    """A float field's checker: an int or a float, finite."""
+    if type(value) is float:
+        if math.isfinite(value):
+            return value
+    elif type(value) is int:
+        if abs(value) <= MAX_FINITE_INT:
+            return float(value)
+    else:
+        _fail(float, value, where)
+    # NaN passes every range check (its comparisons are all false) and inf breaks the
+    # arithmetic after it: no field takes either.
+    raise _specific(f"{_w(where)} must be a finite number, got {brief(value)}")
+
+
+def _int64(value, where):
+    """An int field's checker: an int (not a bool) that fits in 64 bits."""
+    if type(value) is not int:
+        _fail(int, value, where)
+    if abs(value) > MAX_INT:
+        raise _specific(f"{_w(where)} must be at most {MAX_INT:,} in absolute value "
+                        f"(64 bits), got {brief(value)}")
+    return value
 
 
 # --- the base class -------------------------------------------------------------------------
@@ -307,13 +342,24 @@ def holds_markers(value) -> bool:
     return False
 
 
+def _nesting(value) -> int:
+    """How many blueprints (or markers) deep ``value`` nests."""
+    if isinstance(value, Data):
+        return value._depth
+    if type(value) is tuple:
+        return max((_nesting(v) for v in value), default=0)
+    return 0
+
+
 class Data:
     """Frozen, checked, JSON-serializable value: the base of blueprints and markers."""
 
     _has_markers = False  # set per object when it is made
+    _depth = 1  # this object and the deepest chain of blueprints inside it
 
     def __post_init__(self):
         markers = False
+        depth = 0
         for name, check, where, default in _plan(type(self)):
             value = getattr(self, name)
             if value is default:
@@ -322,8 +368,16 @@ class Data:
             if checked is not value:
                 object.__setattr__(self, name, checked)
             markers = markers or holds_markers(checked)
+            depth = max(depth, _nesting(checked))
         # Recorded once, so that lowering can skip the walk for marker-free trees.
         object.__setattr__(self, "_has_markers", markers)
+        if depth >= MAX_DEPTH:
+            # Every walk over a tree (lowering, JSON, equality) recurses once per level.
+            raise BlueprintError(
+                f"{type(self).__name__}: blueprints nest more than {MAX_DEPTH} levels deep "
+                f"here, the limit; use Repeat or a block for long chains")
+        if depth:
+            object.__setattr__(self, "_depth", depth + 1)
         self.validate()
 
     def validate(self) -> None:
@@ -426,6 +480,14 @@ class Block(Blueprint):
 
     def expand(self, input_shape: tuple) -> Blueprint:
         raise NotImplementedError
+
+    def input_channels(self, input_shape: tuple) -> int:
+        """The input's number of channels (its last axis), for blocks sized from it;
+        raises ``BlueprintError`` when the input has no axis or that size is unknown."""
+        if not input_shape or input_shape[-1] is None:
+            raise BlueprintError(
+                f"{self.kind} needs a known number of input channels, got {shape_text(input_shape)}")
+        return input_shape[-1]
 
     def lower(self, ctx, x: str, path: str) -> str:
         return ctx.lower_inline(self.expand(ctx.shape(x)), x, path)

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from ..errors import BlueprintError
 from ..text import shape_text
-from .base import (Block, Blueprint, Min, PositiveInt, Rate, Shape, blueprint, snake)
+from .base import (Block, Blueprint, Min, PositiveInt, Rate, Repeats, Shape, blueprint, snake)
 from .layers import (ActivationName, Activation, Add, Concatenate, Dense, Dropout,
                      Flatten, GlobalPool, Initializer, Multiply)
 
@@ -118,13 +118,12 @@ class Repeat(Blueprint):
     """``block`` applied ``times`` times in a row, named ``<name>1 .. <name>N``."""
 
     block: Blueprint
-    times: Annotated[int, Min(1)]
+    times: Repeats
 
     def lower(self, ctx, x, path):
         prefix = self.block.name or snake(self.block.kind)
-        for i in range(1, self.times + 1):
-            x = ctx.lower(self.block, x, ctx.join(path, f"{prefix}{i}"))
-        return x
+        blocks = ((f"{prefix}{i}", self.block) for i in range(1, self.times + 1))
+        return ctx.lower_repeated(blocks, self.times, x, path)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -158,6 +158,10 @@ class Flatten(Layer):
 class Reshape(Layer):
     target_shape: tuple[int, ...]  # without the batch axis; one entry may be -1
 
+    def validate(self):
+        if not self.target_shape:
+            raise BlueprintError("Reshape.target_shape is empty: a shape has at least one axis")
+
 
 @blueprint
 class Permute(Layer):
@@ -178,7 +182,7 @@ class Normalization(Layer):
     weights (learned by ``adapt`` or loaded), as keras.layers.Normalization does."""
 
     mean: tuple[float, ...] | None = None
-    variance: tuple[float, ...] | None = None
+    variance: tuple[Annotated[float, Min(0.0)], ...] | None = None
 
     def validate(self):
         if (self.mean is None) != (self.variance is None):
@@ -191,9 +195,10 @@ class LocalResponseNorm(Layer):
     b = a / (k + alpha * sum over ``size`` neighbouring channels of a^2) ^ beta."""
 
     size: Annotated[int, Min(1)] = 5
-    alpha: float = 1e-4
+    # k > 0 and alpha >= 0 keep the base positive for every input (no 0 / 0)
+    alpha: Annotated[float, Min(0.0)] = 1e-4
     beta: float = 0.75
-    k: float = 2.0
+    k: Annotated[float, Min(0.0, exclusive=True)] = 2.0
 
     def validate(self):
         if self.size % 2 == 0:
