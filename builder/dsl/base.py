@@ -346,7 +346,7 @@ class Data:
     def to_dict(self) -> dict:
         out = {"type": type(self).__name__}
         for f in dataclasses.fields(self):
-            out[f.name] = _encode(getattr(self, f.name))
+            out[f.name] = encode(getattr(self, f.name))
         return out
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -368,11 +368,12 @@ class Marker(Data):
         raise NotImplementedError
 
 
-def _encode(value):
+def encode(value):
+    """A field value in its JSON form (blueprints and markers as dicts, tuples as lists)."""
     if isinstance(value, Data):
         return value.to_dict()
     if isinstance(value, tuple):
-        return [_encode(v) for v in value]
+        return [encode(v) for v in value]
     return value
 
 
