@@ -16,7 +16,7 @@ import traceback
 from ..errors import ArgumentError, UserError
 
 # Modules of builder.cli, one per command, in the order `--help` lists them.
-COMMANDS = ("inspect", "plot", "diff", "train", "tune", "export")
+COMMANDS = ("inspect", "plot", "diff", "profile", "train", "tune", "export")
 
 
 class Parser(argparse.ArgumentParser):
