@@ -373,3 +373,20 @@ def _cpu_model() -> str:
     import platform
 
     return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
+
+
+def latency(bp, batch_size: int = 1, repeats: int = 5, min_seconds: float = 0.02) -> float:
+    """Seconds of one inference step of ``bp`` at ``batch_size`` on this machine's device,
+    under the dtype policy in force: the whole model's forward as ``profile`` times it
+    (compiled, N calls per synchronization), the median of ``repeats`` timings."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend not in BACKENDS:
+        raise ArgumentError(f"latency is measured on the {' and '.join(BACKENDS)} backends, "
+                            f"not {backend}")
+    graph = lower(bp)
+    with _quiet(backend):
+        forward, _ = _calls(_part(graph, 0, len(graph.nodes), None), batch_size, backend, graph)
+        steps = _steps(forward, min_seconds, backend)
+        return statistics.median(_timed(forward, steps, backend) for _ in range(repeats))
