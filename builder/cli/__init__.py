@@ -143,7 +143,7 @@ def load_spec(args, spec: str | None = None, sets=None):
     return apply_sets(bp, getattr(args, "sets", []) if sets is None else sets)
 
 
-def apply_sets(bp, texts):
+def apply_sets(bp, texts, flag: str = "--set"):
     """``bp`` edited by ``--set PATH=VALUE`` texts; a bad one is an ``ArgumentError``
     naming its text (a shape the edits make impossible names them all)."""
     from ..edit import edit, parse_set, split_key
@@ -156,14 +156,14 @@ def apply_sets(bp, texts):
             key, value = parse_set(text)
             split_key(bp, key)
         except UserError as e:
-            raise ArgumentError(f"--set {text!r}: {_detail(e)}") from None
+            raise ArgumentError(f"{flag} {text!r}: {_detail(e)}") from None
         edits[key], origin[key] = value, text
     try:
         return edit(bp, edits)
     except UserError as e:
         if getattr(e, "path", None) in origin:
-            raise ArgumentError(f"--set {origin[e.path]!r}: {_detail(e)}") from None
-        given = " ".join(f"--set {t!r}" for t in texts)
+            raise ArgumentError(f"{flag} {origin[e.path]!r}: {_detail(e)}") from None
+        given = " ".join(f"{flag} {t!r}" for t in texts)
         raise ArgumentError(f"with {given}: {e}") from None
 
 

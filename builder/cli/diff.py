@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..text import human
-from . import add_spec_options, load_spec, positive_int
+from . import add_spec_options, apply_sets, load_spec, positive_int
 
 
 def add(sub, common):
@@ -32,19 +32,19 @@ def add(sub, common):
 def run(args):
     from ..compare import compare
 
-    a = load_spec(args, args.a, args.sets + args.sets_a)
-    b = load_spec(args, args.b or args.a, args.sets + args.sets_b)
+    a = apply_sets(load_spec(args, args.a), args.sets_a, "--set-a")
+    b = apply_sets(load_spec(args, args.b or args.a), args.sets_b, "--set-b")
     result = compare(a, b, args.depth)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
-    print_comparison(result, _title(args.a, args.sets + args.sets_a),
-                     _title(args.b or args.a, args.sets + args.sets_b))
+    print_comparison(result, _title(args.a, args.sets, args.sets_a, "a"),
+                     _title(args.b or args.a, args.sets, args.sets_b, "b"))
     return 0
 
 
-def _title(spec, sets) -> str:
-    return " ".join([spec] + [f"--set {s}" for s in sets])
+def _title(spec, common, own, side) -> str:
+    return " ".join([spec] + [f"--set {s}" for s in common] + [f"--set-{side} {s}" for s in own])
 
 
 def print_comparison(result, title_a: str, title_b: str) -> None:
