@@ -89,6 +89,24 @@ class Profile:
     coverage: dict
     call_overhead: float  # seconds a compiled call of nothing takes (in every row's time)
 
+    def by_kind(self) -> list[dict]:
+        """The rows' times summed by kind, the most train time first: at a depth that
+        reaches the layers, time by op kind (Conv2D, BatchNorm, Activation ...). Each
+        ``{"kind", "rows", "macs", "forward_ms", "train_ms", "train_share"}``."""
+        groups: dict[str, dict] = {}
+        for row in self.rows:
+            group = groups.setdefault(row.kind, {"kind": row.kind, "rows": 0, "macs": 0,
+                                                 "forward": 0.0, "train": 0.0})
+            group["rows"] += 1
+            group["macs"] += row.macs
+            group["forward"] += row.forward
+            group["train"] += row.train
+        total = sum(g["train"] for g in groups.values()) or 1.0
+        return [{"kind": g["kind"], "rows": g["rows"], "macs": g["macs"],
+                 "forward_ms": round(g["forward"] * 1e3, 4), "train_ms": round(g["train"] * 1e3, 4),
+                 "train_share": round(g["train"] / total, 4)}
+                for g in sorted(groups.values(), key=lambda g: -g["train"])]
+
     def to_dict(self) -> dict:
         """The JSON form ``builder profile --json`` prints (see docs/workbench.md)."""
         coverage = self.coverage
@@ -100,6 +118,7 @@ class Profile:
                 "call_overhead_ms": round(self.call_overhead * 1e3, 4),
                 "whole": self.whole.to_dict(self.batch_size),
                 "blocks": [r.to_dict(self.batch_size, train_total) for r in self.rows],
+                "by_kind": self.by_kind(),
                 "blocks_sum": {"forward_ms": round(sum(r.forward for r in self.rows) * 1e3, 4),
                                "train_ms": round(train_total * 1e3, 4),
                                "forward_ratio": round(coverage["forward"], 4),

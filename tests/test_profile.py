@@ -42,7 +42,7 @@ def test_json_fields(capsys):
     doc = json.loads(capsys.readouterr().out)
     assert set(doc) == {"name", "backend", "device", "precision", "batch_size", "input_shape",
                         "depth", "repeats", "method", "call_overhead_ms", "whole", "blocks",
-                        "blocks_sum"}
+                        "blocks_sum", "by_kind"}
     assert doc["batch_size"] == 4 and doc["precision"] == "float32" and doc["repeats"] == 1
     report = builder.analyze(builder.load("lenet5"))
     assert [b["path"] for b in doc["blocks"]] == [r.path for r in report.blocks(1)][1:]
@@ -81,6 +81,10 @@ def test_mixed_precision_feeds_each_block_its_dtype():
 def test_deeper_rows_and_bad_arguments():
     result = profile(builder.load("lenet5"), batch_size=2, depth=2, repeats=1, min_seconds=0)
     assert "c1/conv" in [r.path for r in result.rows]
+    kinds = {g["kind"]: g for g in result.by_kind()}
+    assert kinds["Conv2D"]["rows"] == 2 and kinds["Activation"]["rows"] == 7
+    assert sum(g["macs"] for g in kinds.values()) == result.whole.macs
+    assert abs(sum(g["train_share"] for g in kinds.values()) - 1) < 1e-3
     with pytest.raises(ArgumentError, match="precision"):
         profile(builder.load("lenet5"), precision="float64")
     assert main(["profile", "lenet5", "--set", "head.droput=0.1"]) == 2

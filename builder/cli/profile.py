@@ -32,6 +32,9 @@ def add(sub, common):
                    help="how deep the block rows go (1 = top-level blocks)")
     p.add_argument("--repeats", type=positive_int, default=5, metavar="N",
                    help="rounds of timing; the figures are medians (default 5)")
+    p.add_argument("--by-kind", action="store_true",
+                   help="also sum the rows by kind (with a --depth that reaches the layers: "
+                        "time by op kind)")
     p.add_argument("--json", action="store_true", help="print the profile as JSON")
     p.set_defaults(run=run)
 
@@ -47,7 +50,25 @@ def run(args):
         print(json.dumps(result.to_dict(), indent=2))
         return 0
     print_profile(result)
+    if args.by_kind:
+        print_kinds(result)
     return 0
+
+
+def print_kinds(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..text import human
+
+    table = Table(title="by kind")
+    for column in ("kind", "rows", "MACs", "forward ms", "train ms", "share"):
+        table.add_column(column, justify="left" if column == "kind" else "right", no_wrap=True)
+    for group in result.by_kind():
+        table.add_row(group["kind"], str(group["rows"]), human(group["macs"]),
+                      f"{group['forward_ms']:.2f}", f"{group['train_ms']:.2f}",
+                      f"{group['train_share']:.1%}")
+    Console(width=max(Console().width, 100), highlight=False).print(table)
 
 
 def print_profile(result) -> None:
