@@ -4,7 +4,7 @@
     bp = builder.load("lenet5")
     print(builder.analyze(bp).total_params)
     model = builder.build(bp)
-    wider = builder.edit(bp, {"c3/conv.filters": 32})   # a checked copy
+    smaller = builder.edit(bp, {"c5/conv.filters": 100})   # a checked copy
 
 Importing builder does not import Keras: analysis is pure Python.
 """

@@ -305,6 +305,8 @@ def _measure(parts, repeats: int, min_seconds: float, backend: str, say):
     empty = _empty_call(backend)
     empty_steps = _steps(empty, min_seconds / 10, backend)
     rows = range(1, len(parts))
+    # The whole model's steps of a round, in slices before evenly spaced rows.
+    slices = [_slices(steps[0][k], len(rows)) for k in (0, 1)]
     samples = [([], []) for _ in parts]
     overhead = []
     for r in range(repeats):
@@ -313,9 +315,10 @@ def _measure(parts, repeats: int, min_seconds: float, backend: str, say):
         whole = [[0.0, 0], [0.0, 0]]  # seconds and steps of the whole model this round
         for i in rows:
             for k in (0, 1):
-                n = max(1, round(steps[0][k] / len(rows)))
-                whole[k][0] += _timed(parts[0][k], n, backend) * n
-                whole[k][1] += n
+                n = slices[k].get(i - 1, 0)
+                if n:
+                    whole[k][0] += _timed(parts[0][k], n, backend) * n
+                    whole[k][1] += n
                 samples[i][k].append(_timed(parts[i][k], steps[i][k], backend))
         for k in (0, 1):
             samples[0][k].append(whole[k][0] / whole[k][1])
@@ -326,6 +329,13 @@ def _measure(parts, repeats: int, min_seconds: float, backend: str, say):
         sum(samples[i][k][r] for i in rows) / samples[0][k][r] for r in range(repeats))
         for k, name in enumerate(("forward", "train"))}
     return medians, coverage, statistics.median(overhead)
+
+
+def _slices(steps: int, rows: int) -> dict[int, int]:
+    """``{row index: steps}``: ``steps`` spread over at most ``rows`` evenly spaced slots."""
+    slots = min(steps, rows)
+    each = max(1, round(steps / slots))
+    return {round(j * rows / slots): each for j in range(slots)}
 
 
 def _empty_call(backend: str):
