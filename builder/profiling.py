@@ -160,9 +160,9 @@ def profile(bp, *, batch_size: int = 32, precision: str = "float32", depth: int 
 
 def _profile(graph, report, rows, batch_size, precision, depth, repeats, min_seconds,
              backend, say, kind) -> Profile:
-    from .training.precision import set_policy
+    import keras
 
-    set_policy(precision)  # layers take the policy in force when they are made
+    keras.config.set_dtype_policy(precision)  # layers take the policy in force when made
     try:
         whole_part = _part(graph, 0, len(graph.nodes), None)
         dtypes = {path: str(t.dtype) for path, t in whole_part[2].items()}
@@ -171,7 +171,7 @@ def _profile(graph, report, rows, batch_size, precision, depth, repeats, min_sec
         parts += [_calls(_part(graph, r.start, r.end, dtypes), batch_size, backend, graph)
                   for r in rows]
     finally:
-        set_policy("float32")
+        keras.config.set_dtype_policy("float32")
     times, coverage, overhead = _measure(parts, repeats, min_seconds, backend, say)
     whole = Timing("(whole model)", kind, report.output_shape, report.total_params,
                    report.macs, *times[0])

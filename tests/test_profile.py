@@ -1,6 +1,9 @@
 """``builder profile``: measured time per block, adding up to the whole model's step."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -62,7 +65,6 @@ def test_mixed_precision_feeds_each_block_its_dtype():
     import keras
 
     from builder.compiler import part_model
-    from builder.training.precision import set_policy
 
     bp = Network((8, 8, 3), Sequence(Conv2D(4, name="a"), Conv2D(4, name="b"), Flatten(name="f")),
                  classes=2)
@@ -70,11 +72,11 @@ def test_mixed_precision_feeds_each_block_its_dtype():
     assert result.precision == "mixed_bfloat16" and len(result.rows) == 4
     assert keras.config.dtype_policy().name == "float32"  # restored
     graph = builder.lower(bp)
-    set_policy("mixed_bfloat16")
+    keras.config.set_dtype_policy("mixed_bfloat16")
     try:
         model, sources, _ = part_model(graph, 2, 3, {"a": "bfloat16"})
     finally:
-        set_policy("float32")
+        keras.config.set_dtype_policy("float32")
     assert sources == ["a"] and model.inputs[0].dtype == "bfloat16"
 
 
@@ -88,3 +90,18 @@ def test_deeper_rows_and_bad_arguments():
     with pytest.raises(ArgumentError, match="precision"):
         profile(builder.load("lenet5"), precision="float64")
     assert main(["profile", "lenet5", "--set", "head.droput=0.1"]) == 2
+
+
+def test_profile_on_jax():
+    """The JAX backend: jax.jit, one block_until_ready per timing; same JSON."""
+    pytest.importorskip("jax")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-m", "builder", "profile", "lenet5", "--batch-size",
+                          "4", "--repeats", "1", "--json"], env=env, capture_output=True,
+                         text=True, timeout=300, cwd=root)
+    assert out.returncode == 0, out.stderr[-3000:]
+    doc = json.loads(out.stdout)
+    assert doc["backend"] == "jax" and doc["device"].startswith("CPU")
+    assert len(doc["blocks"]) == 8 and all(b["train_ms"] > 0 for b in doc["blocks"])
