@@ -4,6 +4,7 @@
     bp = builder.load("lenet5")
     print(builder.analyze(bp).total_params)
     model = builder.build(bp)
+    smaller = builder.edit(bp, {"c5/conv.filters": 100})   # a checked copy
 
 Importing builder does not import Keras: analysis is pure Python.
 """
@@ -13,6 +14,7 @@ from .analysis import Report, analyze
 from .compiler import build
 from .dsl import *  # noqa: F401,F403  (the blueprint language)
 from .dsl import concrete
+from .edit import edit, parse_sets
 from .errors import ArgumentError, BlueprintError, DataError, UserError
 from .graph import lower
 from .loader import load, with_options

@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 
 from .dsl.base import Blueprint, Layer, Shape, coerce, snake
-from .dsl.combinators import Network, Sequence
+from .dsl.combinators import Network
 from .dsl.layers import Input
 from .dsl.markers import concrete
+from .dsl.paths import root_path
 from .errors import BlueprintError
 from . import ops
 
@@ -165,8 +166,7 @@ def lower(bp: Blueprint, input_shape=None) -> Graph:
     else:
         if input_shape is None:
             raise BlueprintError(f"a {bp.kind} has no input shape of its own: pass input_shape")
-        name = bp.name or snake(bp.kind)
-        root = "" if isinstance(bp, Sequence) and bp.name is None else name
+        name, root = bp.name or snake(bp.kind), root_path(bp)
 
     ctx = Lowering(tuple(input_shape))
     start = len(ctx.nodes)

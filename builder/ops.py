@@ -453,8 +453,11 @@ class GlobalPoolRule(Rule):
     def shape(layer, inputs, warn):
         shape = _one(inputs)
         if len(shape) not in (2, 3):
-            raise BlueprintError(
-                f"GlobalPool needs an image (H, W, C) or a sequence (T, F), got {shape_text(shape)}")
+            hint = (": these are features already, which need no pooling (drop the "
+                    "GlobalPool; a ClassifierHead pools only an image or a sequence)"
+                    if len(shape) == 1 else "")
+            raise BlueprintError(f"GlobalPool needs an image (H, W, C) or a sequence (T, F), "
+                                 f"got {shape_text(shape)}{hint}")
         return ((1,) * (len(shape) - 1) + shape[-1:]) if layer.keepdims else shape[-1:]
 
     @staticmethod

@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from hypothesis import strategies as st
 
 import builder
-from builder.dsl.base import (MAX_DEPTH, MAX_INT, MAX_REPEATS, TYPES, Blueprint, Broadcast,
+from builder.dsl.base import (MAX_DEPTH, MAX_INT, MAX_REPEATS, TYPES, Blueprint, Broadcast, Data,
                               Marker, Max, Min)
 
 builder.registry.load_all()  # the block types of every package of blueprints
@@ -92,7 +92,7 @@ def kinds_of(hint) -> tuple[str, ...]:
 
 def _mentions_blueprints(hint) -> bool:
     if isinstance(hint, type):
-        return issubclass(hint, Blueprint)
+        return issubclass(hint, Blueprint) or (issubclass(hint, Data) and not issubclass(hint, Marker))
     return any(_mentions_blueprints(a) for a in get_args(hint))
 
 
@@ -169,7 +169,7 @@ def value(draw, hint, profile: Profile, depth: int, bounds=(None, None)):
         return draw(st.booleans())
     if hint is str:
         return draw(st.sampled_from(NAMES))
-    if isinstance(hint, type) and issubclass(hint, Blueprint):
+    if isinstance(hint, type) and issubclass(hint, Data):  # blueprints, cell rows ...
         return recipe(draw, hint, profile, depth)
     raise AssertionError(f"no strategy for {hint!r}")
 

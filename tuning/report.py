@@ -34,6 +34,7 @@ class TrialRecord:
     reason: str = ""
     blueprint: object = dataclasses.field(default=None, repr=False)
     training: object = dataclasses.field(default=None, repr=False)
+    latency_ms: float | None = None  # measured in a sweep with a latency budget
 
 
 def records(oracle, space, training_space, project_dir, max_params=None, max_macs=None):
@@ -61,9 +62,12 @@ def records(oracle, space, training_space, project_dir, max_params=None, max_mac
             reason = side.get("reason") or _last_line(trial.message) or reason
         elif status != "rejected":
             reason = ""
+        elif not reason:  # measured, not analyzed: the tuner that ran it recorded why
+            reason = side.get("reason") or (trial.message or "").removeprefix("rejected: ")
         score = trial.score if status == "completed" else None
         out.append(TrialRecord(trial.trial_id, status, values, params, macs, score,
-                               side.get("seconds"), reason, bp, training))
+                               side.get("seconds"), reason, bp, training,
+                               side.get("latency_ms")))
     return out
 
 
@@ -112,14 +116,22 @@ def hyperparameter_names(rows) -> list[str]:
 
 def write_csv(rows, path, objective: str) -> None:
     names = hyperparameter_names(rows)
+    # A column of latencies in a sweep that measured them (--max-latency-ms).
+    latency = ["latency_ms"] if any(r.latency_ms is not None for r in rows) else []
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["trial", "status", objective, "params", "macs", "seconds", "reason"] + names)
+        w.writerow(["trial", "status", objective, "params", "macs"] + latency
+                   + ["seconds", "reason"] + names)
         for r in rows:
-            w.writerow([r.trial_id, r.status, "" if r.objective is None else r.objective,
-                        "" if r.params is None else r.params, "" if r.macs is None else r.macs,
-                        "" if r.seconds is None else round(r.seconds, 2), r.reason]
+            measured = [_blank(r.latency_ms and round(r.latency_ms, 4))] if latency else []
+            w.writerow([r.trial_id, r.status, _blank(r.objective), _blank(r.params),
+                        _blank(r.macs)] + measured
+                       + [_blank(r.seconds and round(r.seconds, 2)), r.reason]
                        + [r.values.get(n, "") for n in names])
+
+
+def _blank(value):
+    return "" if value is None else value
 
 
 def print_table(rows, objective: str, best_row=None, console=None) -> None:

@@ -1,7 +1,11 @@
 """The search: a keras-tuner HyperModel over a blueprint, budget checks, the tuners.
 
 A candidate is checked by static analysis before anything is built: one that breaks
-``max_params``/``max_macs``, or whose shapes are impossible, is *rejected*. A rejected
+``max_params``/``max_macs``, or whose shapes are impossible, is *rejected*. With
+``max_latency_ms``, a candidate that passes is then built and its inference step at batch
+size ``LATENCY_BATCH`` timed on this machine (``builder.profiling.latency``), once per
+candidate (cached by its canonical JSON), and rejected when slower, still before any
+training. A rejected
 trial ends with keras-tuner's status ``STOPPED`` (not ``FAILED``), so it never counts
 towards keras-tuner's limit of consecutive failed trials, is never retried, is recorded
 with its reason, and does not use up ``max_trials``. After ``max_rejected`` rejections in
@@ -30,25 +34,30 @@ from .space import TrainingSpace, apply_training, declare, resolve
 STOPPED = trial_module.TrialStatus.STOPPED
 TUNERS = ("random", "grid", "bayesian", "hyperband")
 RECORD = "builder.json"  # our record of a trial, next to keras-tuner's trial.json
+# Latency is the time to answer one example (the deployment figure), whatever batch size
+# the sweep trains with.
+LATENCY_BATCH = 1
 
 
 class Rejected(Exception):
     """A candidate that breaks the budget or cannot be built; ``reason`` says why."""
 
-    def __init__(self, reason: str, params=None, macs=None):
+    def __init__(self, reason: str, params=None, macs=None, latency_ms=None):
         super().__init__(reason)
         self.reason = reason
         self.params = params
         self.macs = macs
+        self.latency_ms = latency_ms
 
 
 class BudgetError(UserError):
     """No candidate of the space meets the budget."""
 
 
-def check(bp, max_params=None, max_macs=None):
+def check(bp, max_params=None, max_macs=None, max_latency_ms=None, latency_ms=None):
     """The analysis report of a concrete candidate; raises ``Rejected`` when its shapes
-    are impossible or it is over a budget."""
+    are impossible or it is over a budget. ``latency_ms(bp)`` measures the inference
+    latency, asked for only with ``max_latency_ms`` and after the static budgets."""
     try:
         graph = builder.lower(bp)
         check_single_output(graph)
@@ -63,16 +72,28 @@ def check(bp, max_params=None, max_macs=None):
     if max_macs is not None and report.macs > max_macs:
         raise Rejected(f"{report.macs:,} MACs > --max-macs {max_macs:,}",
                        report.total_params, report.macs)
+    if max_latency_ms is not None:
+        measured = latency_ms(bp)
+        if measured > max_latency_ms:
+            raise Rejected(f"{measured:.3g} ms inference latency (batch {LATENCY_BATCH}) > "
+                           f"--max-latency-ms {max_latency_ms:g}", report.total_params,
+                           report.macs, measured)
     return report
+
+
+def canonical(bp) -> str:
+    """A candidate's canonical JSON, the key of what is measured about it."""
+    return json.dumps(bp.to_dict(), sort_keys=True)
 
 
 class Candidate:
     """One concrete point of the space: the blueprint, its training values, its report."""
 
-    def __init__(self, blueprint, training, report):
+    def __init__(self, blueprint, training, report, latency_ms=None):
         self.blueprint = blueprint
         self.training = training
         self.report = report
+        self.latency_ms = latency_ms  # measured with a latency budget
 
 
 class BlueprintHyperModel(kt.HyperModel):
@@ -83,13 +104,16 @@ class BlueprintHyperModel(kt.HyperModel):
     """
 
     def __init__(self, space, training: TrainingSpace | None = None, *, epochs: int = 1,
-                 max_params=None, max_macs=None, load_data=None, seed: int = 0):
+                 max_params=None, max_macs=None, load_data=None, max_latency_ms=None,
+                 seed: int = 0):
         super().__init__(name=getattr(space, "name", None) or "blueprint")
         self.space = space
         self.training = training or TrainingSpace()
         self.epochs = epochs
         self.max_params = max_params
         self.max_macs = max_macs
+        self.max_latency_ms = max_latency_ms
+        self.latencies = {}  # canonical JSON -> milliseconds, measured once per candidate
         self.load_data = load_data
         self.seed = seed
 
@@ -102,7 +126,20 @@ class BlueprintHyperModel(kt.HyperModel):
             bp = apply_training(bp, training)
         except BlueprintError as e:
             raise Rejected(f"invalid: {e}") from None
-        return Candidate(bp, training, check(bp, self.max_params, self.max_macs))
+        report = check(bp, self.max_params, self.max_macs, self.max_latency_ms, self.latency_ms)
+        return Candidate(bp, training, report, self.latencies.get(canonical(bp)))
+
+    def latency_ms(self, bp) -> float:
+        """The inference latency of candidate ``bp`` in milliseconds, measured once."""
+        key = canonical(bp)
+        if key not in self.latencies:
+            import keras
+
+            from builder.profiling import latency
+
+            keras.backend.clear_session()
+            self.latencies[key] = latency(bp, batch_size=LATENCY_BATCH) * 1e3
+        return self.latencies[key]
 
     def build(self, hp):
         import keras
@@ -132,6 +169,7 @@ class SearchTuner(kt.Tuner):
 
     def __init__(self, oracle, hypermodel, **kwargs):
         self._rejections = {}
+        self._latencies = {}
         self._started = {}
         self.progress = None  # called with each trial's record as it ends
         kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
@@ -148,10 +186,12 @@ class SearchTuner(kt.Tuner):
         # trials (which would print its traceback and count it as a failure).
         self._started[trial.trial_id] = time.time()
         try:
-            self.hypermodel.candidate(trial.hyperparameters)
+            candidate = self.hypermodel.candidate(trial.hyperparameters)
         except Rejected as e:
             self._rejections[trial.trial_id] = e.reason
+            self._latencies[trial.trial_id] = e.latency_ms
             return
+        self._latencies[trial.trial_id] = candidate.latency_ms
         super()._try_run_and_update_trial(trial, *args, **kwargs)
 
     def on_trial_end(self, trial):
@@ -163,6 +203,9 @@ class SearchTuner(kt.Tuner):
         record = {"trial_id": trial.trial_id, "status": _status(trial.status, reason),
                   "reason": reason or _last_line(trial.message), "seconds": time.time() - started,
                   "tuner_id": self.tuner_id}
+        latency_ms = self._latencies.pop(trial.trial_id, None)
+        if latency_ms is not None:
+            record["latency_ms"] = latency_ms
         path = os.path.join(self.get_trial_dir(trial.trial_id), RECORD)
         with open(path, "w", encoding="utf-8") as f:
             json.dump(record, f)
@@ -290,4 +333,5 @@ def check_search_finished(tuner) -> None:
         raise BudgetError(
             f"no candidate meets the budget: {len(trials)} candidates in a row were "
             f"rejected{' (the search stopped there)' if streak >= oracle.max_rejected else ''}"
-            f"; e.g. {reasons[0]}. Raise --max-params/--max-macs or shrink the space")
+            f"; e.g. {reasons[0]}. Raise --max-params/--max-macs/--max-latency-ms or shrink "
+            f"the space")

@@ -38,11 +38,14 @@ class Settings:
     seed: int = 0
     max_rejected: int = 20
     role: str | None = None  # None, "chief" or "worker"
+    max_latency_ms: float | None = None  # inference at batch 1, measured per candidate
+    sets: tuple | None = None  # the --set edits of the space, as given
 
     # What must match for --out to be resumed.
     def identity(self) -> dict:
-        return {k: getattr(self, k) for k in ("spec", "tuner", "objective", "max_params",
-                                               "max_macs", "data", "seed")}
+        same = {k: getattr(self, k) for k in ("spec", "tuner", "objective", "max_params",
+                                               "max_macs", "data", "seed", "max_latency_ms")}
+        return {**same, "sets": list(self.sets) if self.sets else None}  # as JSON keeps it
 
 
 def check_objective(objective: str) -> None:
@@ -127,6 +130,7 @@ def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
     hypermodel = BlueprintHyperModel(space, training, epochs=settings.epochs,
                                      max_params=settings.max_params,
                                      max_macs=settings.max_macs, load_data=load,
+                                     max_latency_ms=settings.max_latency_ms,
                                      seed=settings.seed)
     tuner = make_tuner(hypermodel, tuner=settings.tuner, objective=settings.objective,
                        max_trials=settings.max_trials, epochs=settings.epochs,

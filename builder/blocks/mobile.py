@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from ..dsl.base import (Block, Blueprint, Epsilon, Fraction, Marker, Max, Min, Momentum,
-                        Pair, PositiveInt, Rate, Repeats, blueprint)
-from ..dsl.combinators import Identity, Parallel, Residual, Sequence
+from ..dsl.base import (Block, Blueprint, Child, Epsilon, Fraction, Marker, Max, Min, Momentum,
+                        Pair, PositiveInt, Rate, Repeats, blueprint, unmarked)
+from ..dsl.combinators import (Identity, Parallel, Residual, Sequence, named_children,
+                               sequence_name)
 from ..dsl.layers import (Activation, ActivationName, BatchNorm, Conv2D, DepthwiseConv2D,
                           GlobalPool, Initializer)
 from ..errors import BlueprintError
@@ -230,6 +231,13 @@ class StridedRepeat(Block):
 
     scalable_repeats = ("repeats",)
 
+    def children(self):
+        # The copies are made by the expansion, but each is the blueprint of field
+        # ``block`` (strides and drop rate set per copy): their paths lead to it.
+        block, marker = unmarked(self.block)
+        return tuple(Child(f"block{i}", "block", None, block, marker)
+                     for i in range(1, unmarked(self.repeats)[0] + 1))
+
     def validate(self):
         numbers = (self.drop_rate_start, self.repeats, self.drop_rate_step)
         if any(isinstance(n, Marker) for n in numbers):
@@ -272,6 +280,10 @@ class DropPathSchedule(Block):
     def validate(self):
         if not self.stages:
             raise BlueprintError("DropPathSchedule.stages is empty")
+
+    def children(self):
+        # The expansion is a Sequence of the stages (drop rates set): same paths.
+        return named_children(self, "stages", sequence_name)
 
     def expand(self, input_shape):
         total = sum(s.repeats for s in self.stages if isinstance(s, StridedRepeat))

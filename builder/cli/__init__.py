@@ -18,10 +18,10 @@ import re
 import sys
 import traceback
 
-from ..errors import UserError
+from ..errors import ArgumentError, UserError
 
 # Modules of builder.cli, one per command, in the order `--help` lists them.
-COMMANDS = ("inspect", "plot", "train", "tune", "export")
+COMMANDS = ("inspect", "plot", "diff", "profile", "train", "tune", "export")
 
 
 class Parser(argparse.ArgumentParser):
@@ -96,13 +96,13 @@ def main(argv=None) -> int:
         return 1
 
 
-#: Arguments that are positional on the command line, by their Python names.
-POSITIONAL = {"spec": "SPEC", "run": "RUN", "run_dir": "RUN", "files": "FILE"}
+#: Arguments whose command-line form is not ``--`` + the name with hyphens.
+SPELLED = {"spec": "SPEC", "run": "RUN", "run_dir": "RUN", "files": "FILE", "sets": "--set"}
 
 
 def flag(name: str) -> str:
     """The flag of a Python argument: ``learning_rate`` -> ``--learning-rate``."""
-    return POSITIONAL.get(name) or "--" + name.replace("_", "-")
+    return SPELLED.get(name) or "--" + name.replace("_", "-")
 
 
 def in_flags(message: str, arguments) -> str:
@@ -148,17 +148,56 @@ def whole_number(minimum: int):
 positive_int = whole_number(1)
 
 
-def add_spec_options(p, required: bool = True) -> None:
-    """The arguments that choose a blueprint and its options, shared by commands."""
-    p.add_argument("spec", metavar="SPEC", nargs=None if required else "?",
-                   help="a registered name (resnet50), FILE.py[:NAME] or FILE.json"
-                        + ("" if required else " (not needed with --resume)"))
+def add_spec_options(p, spec: bool | str = True) -> None:
+    """The arguments that choose a blueprint and its options, shared by commands
+    (``spec=False``: the options without the SPEC argument, for a command that takes
+    several; ``spec="optional"``: SPEC may be left out, as with ``train --resume``)."""
+    if spec:
+        optional = spec == "optional"
+        p.add_argument("spec", metavar="SPEC", nargs="?" if optional else None,
+                       help="a registered name (resnet50), FILE.py[:NAME] or FILE.json"
+                            + (" (not needed with --resume)" if optional else ""))
     p.add_argument("--input-shape", type=shape_arg, metavar="H,W,C",
                    help="input shape without the batch axis")
     p.add_argument("--classes", type=positive_int, metavar="N", help="number of classes")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
+                   help="edit the blueprint: PATH as summary prints it, a field after the "
+                        "dot, a Python literal or a bare word as the value "
+                        "(stage2/block1.filters=64, head.dropout=0.2); repeatable")
 
 
-def load_spec(args):
+def load_spec(args, spec: str | None = None, sets=None):
+    """The blueprint of ``spec`` (default ``args.spec``) with ``--input-shape``,
+    ``--classes`` and the ``--set`` edits (``sets``, default ``args.sets``) applied."""
     from .. import load
 
-    return load(args.spec, input_shape=args.input_shape, classes=args.classes)
+    bp = load(spec or args.spec, input_shape=args.input_shape, classes=args.classes)
+    return apply_sets(bp, getattr(args, "sets", []) if sets is None else sets)
+
+
+def apply_sets(bp, texts, flag: str = "--set"):
+    """``bp`` edited by ``--set PATH=VALUE`` texts; a bad one is an ``ArgumentError``
+    naming its text (a shape the edits make impossible names them all)."""
+    from ..edit import edit, parse_set, split_key
+
+    if not texts:
+        return bp
+    edits, origin = {}, {}
+    for text in texts:
+        try:
+            key, value = parse_set(text)
+            split_key(bp, key)
+        except UserError as e:
+            raise ArgumentError(f"{flag} {text!r}: {_detail(e)}") from None
+        edits[key], origin[key] = value, text
+    try:
+        return edit(bp, edits)
+    except UserError as e:
+        if getattr(e, "path", None) in origin:
+            raise ArgumentError(f"{flag} {origin[e.path]!r}: {_detail(e)}") from None
+        given = " ".join(f"{flag} {t!r}" for t in texts)
+        raise ArgumentError(f"with {given}: {e}") from None
+
+
+def _detail(error) -> str:
+    return getattr(error, "detail", None) or str(error)

@@ -58,7 +58,7 @@ def add(sub, common):
                        description="Train a blueprint and write a run directory (blueprint.json, "
                        "config.json, history.csv, metrics.json, curves.png, model.keras, "
                        "checkpoints/, logs/, summary.txt).")
-    add_spec_options(p, required=False)
+    add_spec_options(p, spec="optional")
     for field, hint in _option_fields():
         _add_option(p, field, hint)
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/NAME-TIME)")
@@ -97,7 +97,7 @@ def run_train(args):
     if args.resume:
         given = [f.name for f, _ in _option_fields()
                  if f.name != "epochs" and getattr(args, f.name) is not None]
-        given += [n for n in ("spec", "input_shape", "classes", "set")
+        given += [n for n in ("spec", "input_shape", "classes", "sets")
                   if getattr(args, n, None)]
         if given:
             raise ArgumentError(f"resume=True continues a run with its own options; only "
@@ -105,19 +105,16 @@ def run_train(args):
                                 arguments=("resume", "epochs", given[0]))
         train(out=args.out, resume=True, epochs=args.epochs)
         return 0
+    edits = {}
+    if args.sets:
+        from ..edit import parse_sets
+        from . import load_spec
+
+        load_spec(args)  # a bad --set is reported with its text, before anything else
+        edits = parse_sets(args.sets)
     train(args.spec, options_from(args), out=args.out, input_shape=args.input_shape,
-          classes=args.classes, edits=edits_from(args))
+          classes=args.classes, edits=edits)
     return 0
-
-
-def edits_from(args) -> dict:
-    """The ``--set PATH=VALUE`` edits, as given (empty without any)."""
-    sets = getattr(args, "set", None)
-    if not sets:
-        return {}
-    from . import parse_sets
-
-    return parse_sets(sets)
 
 
 def run_evaluate(args):

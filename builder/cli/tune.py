@@ -22,6 +22,16 @@ def count(text: str) -> int:
     return int(value)
 
 
+def milliseconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of milliseconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    return value
+
+
 def whole(text: str) -> int:
     try:
         return int(text)
@@ -41,6 +51,10 @@ def add(sub, common):
                    help="epochs per trial (Hyperband: the most epochs of a trial)")
     p.add_argument("--max-params", type=count, metavar="N", help="reject larger candidates")
     p.add_argument("--max-macs", type=count, metavar="N", help="reject candidates with more MACs")
+    p.add_argument("--max-latency-ms", type=milliseconds, metavar="MS",
+                   help="reject candidates whose inference of one example (batch size 1) "
+                        "takes longer on this machine: measured once per candidate that "
+                        "meets the other budgets, before it trains")
     p.add_argument("--data", default="digits", help="digits, synthetic, folder:PATH, npz:PATH ...")
     p.add_argument("--out", default="tune_out", metavar="DIR",
                    help="results; a sweep already there is resumed")
@@ -80,6 +94,7 @@ def run_tune(args):
                         objective=args.objective, epochs=args.epochs,
                         max_params=args.max_params, max_macs=args.max_macs, data=args.data,
                         out=args.out, retrain_best=args.retrain_best, seed=args.seed,
-                        max_rejected=args.max_rejected, role=role)
+                        max_rejected=args.max_rejected, role=role,
+                        max_latency_ms=args.max_latency_ms, sets=tuple(args.sets) or None)
     run_sweep(settings, space, training)
     return 0

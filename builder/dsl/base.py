@@ -383,6 +383,12 @@ class Data:
     def validate(self) -> None:
         """Checks across fields; subclasses raise BlueprintError."""
 
+    @classmethod
+    def arguments(cls, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        """The constructor's arguments in the dataclass's own form; a blueprint type
+        overrides it to take a shorthand (``Sequence(a, b)`` for ``Sequence((a, b))``)."""
+        return args, kwargs
+
     @property
     def kind(self) -> str:
         return type(self).__name__
@@ -394,7 +400,7 @@ class Data:
     def to_dict(self) -> dict:
         out = {"type": type(self).__name__}
         for f in dataclasses.fields(self):
-            out[f.name] = _encode(getattr(self, f.name))
+            out[f.name] = encode(getattr(self, f.name))
         return out
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -416,11 +422,12 @@ class Marker(Data):
         raise NotImplementedError
 
 
-def _encode(value):
+def encode(value):
+    """A field value in its JSON form (blueprints and markers as dicts, tuples as lists)."""
     if isinstance(value, Data):
         return value.to_dict()
     if isinstance(value, tuple):
-        return [_encode(v) for v in value]
+        return [encode(v) for v in value]
     return value
 
 
@@ -445,13 +452,14 @@ def blueprint(cls=None, /, *, register: bool = True):
 
         @functools.wraps(init)
         def checked_init(self, *args, **kwargs):
+            args, kwargs = cls.arguments(args, kwargs)
             try:
                 init(self, *args, **kwargs)
             except TypeError as e:
                 names = [f.name for f in dataclasses.fields(cls)]
                 bad = [k for k in kwargs if k not in names]
                 hint = (f"unknown field {bad[0]!r}{did_you_mean(bad[0], names)}" if bad
-                        else str(e).replace("__init__()", cls.__name__))
+                        else re.sub(r"^\S*__init__\(\) ", "", str(e)))
                 raise BlueprintError(f"{cls.__name__}: {hint}; fields: {', '.join(names)}") from None
 
         cls.__init__ = checked_init
@@ -469,6 +477,42 @@ class Blueprint(Data):
     """A node of a network description. ``name`` becomes its segment of the path."""
 
     name: Name | None = dataclasses.field(default=None, kw_only=True)
+
+    def children(self) -> tuple[Child, ...]:
+        """The blueprints this one holds, with their path segments, in lowering order.
+        A primitive or a Block whose parts are made by its expansion holds none."""
+        return ()
+
+    def at(self, path: str) -> Blueprint:
+        """The sub-blueprint at ``path``, as ``builder summary`` prints it
+        (``"stage2/block1"``; ``""`` is this one); see ``builder.dsl.paths``."""
+        from .paths import at
+
+        return at(self, path)
+
+
+@dataclasses.dataclass(frozen=True)
+class Child:
+    """A blueprint held by another one: ``segment`` is its part of the path (``""``: it
+    sits at its parent's own path), ``field`` and ``index`` say where the parent holds it
+    (``index`` for a tuple field), and ``marker`` is the marker (a ``Choice`` of blocks)
+    whose default it is, or None."""
+
+    segment: str
+    field: str
+    index: int | None
+    blueprint: Blueprint
+    marker: Marker | None = None
+
+
+def unmarked(value):
+    """``(value, None)``, or for a marker ``(its default, the marker)``: the blueprint a
+    search space lowers at its defaults."""
+    marker = None
+    while isinstance(value, Marker):
+        marker = marker or value
+        value = value.default
+    return value, marker
 
 
 class Layer(Blueprint):

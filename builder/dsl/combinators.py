@@ -12,23 +12,51 @@ from typing import Annotated, Literal
 
 from ..errors import BlueprintError
 from ..text import shape_text
-from .base import (Block, Blueprint, Min, PositiveInt, Rate, Repeats, Shape, blueprint, snake)
+from .base import (Block, Blueprint, Child, Marker, Min, PositiveInt, Rate, Repeats, Shape,
+                   blueprint, snake, unmarked)
 from .layers import (ActivationName, Activation, Add, Concatenate, Dense, Dropout,
                      Flatten, GlobalPool, Initializer, Multiply)
 
 
-def _child_names(children, default):
-    """Path segments for children: their own names, else ``default(i, child)``."""
-    names = []
-    for i, child in enumerate(children, start=1):
-        # A marker standing for a child (a Choice of blocks) has no name of its own.
-        names.append(getattr(child, "name", None) or default(i, child))
+def named_children(bp, field: str, default) -> tuple[Child, ...]:
+    """The children in tuple field ``field`` of ``bp``, each named by its own name, else
+    ``default(i, child)`` (i from 1). A marker standing for a child (a Choice of blocks)
+    is named as its default is, which is what lowering meets."""
+    items = [unmarked(v) for v in getattr(bp, field)]
+    names = [child.name or default(i, child) for i, (child, _) in enumerate(items, start=1)]
     seen = set()
     for n in names:
         if n in seen:
             raise BlueprintError(f"two children are named {n!r}; names must be unique")
         seen.add(n)
-    return names
+    return tuple(Child(n, field, i, child, marker)
+                 for i, (n, (child, marker)) in enumerate(zip(names, items)))
+
+
+def sequence_name(i: int, child) -> str:
+    """A Sequence's default name for its i-th child: ``conv2d1``, ``batch_norm2`` ..."""
+    return f"{snake(child.kind)}{i}"
+
+
+def _children_or_parts(cls, args: tuple, kwargs: dict, field: str, more: int = 0):
+    """Children given one by one (``Sequence(a, b, c)``) become the tuple field ``field``;
+    a tuple or list given whole is taken as it is. ``more`` positional arguments may
+    follow the children (Parallel's ``merge``)."""
+    count = 0
+    while count < len(args) and isinstance(args[count], (Blueprint, Marker)):
+        count += 1
+    if count == 0:
+        return args, kwargs
+    if field in kwargs:
+        raise BlueprintError(f"{cls.__name__}: children given both one by one and as "
+                             f"{field}=...; give them one way")
+    if len(args) > count + more:
+        rest = ", ".join(repr(a) for a in args[count:])
+        raise BlueprintError(
+            f"{cls.__name__}: each child must be a blueprint, got {rest} after the children"
+            if not more else f"{cls.__name__}: takes {more} argument(s) after the children, "
+            f"got {rest}")
+    return (tuple(args[:count]),) + tuple(args[count:]), kwargs
 
 
 @blueprint
@@ -37,15 +65,21 @@ class Sequence(Blueprint):
 
     layers: tuple[Blueprint, ...]
 
+    @classmethod
+    def arguments(cls, args, kwargs):
+        return _children_or_parts(cls, args, kwargs, "layers")
+
     def validate(self):
         if not self.layers:
             raise BlueprintError("Sequence.layers is empty")
-        _child_names(self.layers, lambda i, c: f"{snake(c.kind)}{i}")
+        self.children()
+
+    def children(self):
+        return named_children(self, "layers", sequence_name)
 
     def lower(self, ctx, x, path):
-        names = _child_names(self.layers, lambda i, c: f"{snake(c.kind)}{i}")
-        for name, layer in zip(names, self.layers):
-            x = ctx.lower(layer, x, ctx.join(path, name))
+        for child in self.children():
+            x = ctx.lower(child.blueprint, x, ctx.join(path, child.segment))
         return x
 
 
@@ -64,16 +98,24 @@ class Parallel(Blueprint):
     branches: tuple[Blueprint, ...]
     merge: Literal["concat", "add", "multiply"] = "concat"
 
+    @classmethod
+    def arguments(cls, args, kwargs):
+        return _children_or_parts(cls, args, kwargs, "branches", more=1)
+
     def validate(self):
         if len(self.branches) < 2:
             raise BlueprintError(f"Parallel needs at least two branches, got {len(self.branches)}")
-        _child_names(self.branches, lambda i, c: f"branch{i}")
+        self.children()
+
+    def children(self):
+        return named_children(self, "branches", lambda i, c: f"branch{i}")
 
     def lower(self, ctx, x, path):
-        names = _child_names(self.branches, lambda i, c: f"branch{i}")
-        outs = [ctx.lower(b, x, ctx.join(path, n)) for n, b in zip(names, self.branches)]
+        children = self.children()
+        outs = [ctx.lower(c.blueprint, x, ctx.join(path, c.segment)) for c in children]
         merge = {"concat": Concatenate(), "add": Add(), "multiply": Multiply()}[self.merge]
-        return ctx.add(ctx.join(path, self.merge), merge, outs, branches=names)
+        return ctx.add(ctx.join(path, self.merge), merge, outs,
+                       branches=[c.segment for c in children])
 
 
 @blueprint
@@ -87,18 +129,19 @@ class Residual(Blueprint):
     activation: ActivationName | None = None
     drop_rate: Rate = 0.0
 
+    def children(self):
+        kids = [_part(self, "body", "body")]
+        shortcut, _ = unmarked(self.shortcut)
+        if shortcut is not None and not isinstance(shortcut, Identity):
+            kids.append(_part(self, "shortcut", "shortcut"))
+        return tuple(kids)
+
     def lower(self, ctx, x, path):
-        body_path = path if _transparent(self.body) else ctx.join(path, self.body.name or "body")
-        if body_path == path:
-            y = self.body.lower(ctx, x, path)
-        else:
-            y = ctx.lower(self.body, x, body_path)
+        kids = {c.field: c for c in self.children()}
+        y = _lower_part(ctx, kids["body"], x, path)
         if self.drop_rate:
             y = ctx.add(ctx.join(path, "drop"), Dropout(self.drop_rate, per_sample=True), [y])
-        if self.shortcut is None or isinstance(self.shortcut, Identity):
-            s = x
-        else:
-            s = ctx.lower(self.shortcut, x, ctx.join(path, self.shortcut.name or "shortcut"))
+        s = _lower_part(ctx, kids["shortcut"], x, path) if "shortcut" in kids else x
         if ctx.shape(y) != ctx.shape(s):
             raise BlueprintError(
                 f"the residual adds the body's output {shape_text(ctx.shape(y))} to the shortcut's "
@@ -120,14 +163,21 @@ class Repeat(Blueprint):
     block: Blueprint
     times: Repeats
 
+    def children(self):
+        # Every copy is the one blueprint of field ``block``: an edit through any copy's
+        # path changes them all.
+        block, marker = unmarked(self.block)
+        prefix = block.name or snake(block.kind)
+        return tuple(Child(f"{prefix}{i}", "block", None, block, marker)
+                     for i in range(1, unmarked(self.times)[0] + 1))
+
     def lower(self, ctx, x, path):
-        prefix = self.block.name or snake(self.block.kind)
-        blocks = ((f"{prefix}{i}", self.block) for i in range(1, self.times + 1))
+        blocks = ((child.segment, child.blueprint) for child in self.children())
         return ctx.lower_repeated(blocks, self.times, x, path)
 
 
 @dataclasses.dataclass(frozen=True)
-class Cell(Blueprint):
+class Cell(Block):
     """A block over two inputs, as the cells of searched architectures (NASNet) are:
     ``h``, the output of the cell before it, and ``h_prev``, the output of the cell
     before that (None for the first cell of a row). Cells live in a ``Cells`` row;
@@ -161,15 +211,17 @@ class Cells(Blueprint):
     def validate(self):
         if not self.cells:
             raise BlueprintError("Cells.cells is empty")
-        _child_names(self.cells, lambda i, c: f"cell{i}")
+        self.children()
+
+    def children(self):
+        return named_children(self, "cells", lambda i, c: f"cell{i}")
 
     def lower(self, ctx, x, path):
-        names = _child_names(self.cells, lambda i, c: f"cell{i}")
         h, h_prev = x, None
-        for name, cell in zip(names, self.cells):
+        for child in self.children():
             # The pair travels through ctx.lower so that the cell gets a scope (a row).
-            out = ctx.lower(cell, (h, h_prev), ctx.join(path, name))
-            h, h_prev = out, (h_prev if cell.keep_prev else h)
+            out = ctx.lower(child.blueprint, (h, h_prev), ctx.join(path, child.segment))
+            h, h_prev = out, (h_prev if child.blueprint.keep_prev else h)
         return h
 
 
@@ -181,6 +233,10 @@ class SideOutput(Blueprint):
     head: Blueprint
     loss_weight: Annotated[float, Min(0.0)] = 0.3
 
+    def children(self):
+        head, marker = unmarked(self.head)
+        return (Child("", "head", None, head, marker),)  # the head sits at this path
+
     def lower(self, ctx, x, path):
         out = ctx.lower(self.head, x, path)
         ctx.side_outputs.append((out, self.loss_weight))
@@ -189,7 +245,12 @@ class SideOutput(Blueprint):
 
 @blueprint
 class ClassifierHead(Block):
-    """Pooling, optional hidden dense layers, dropout, the class scores and softmax."""
+    """Pooling, optional hidden dense layers, dropout, the class scores and softmax.
+
+    ``pool`` reduces an image (or a sequence) to features; on features (a 1-D input, after
+    a Flatten or a Dense) there is nothing to pool, and the head has no pooling layer
+    whatever ``pool`` says.
+    """
 
     classes: PositiveInt
     pool: Literal["avg", "max", "flatten", "none"] = "avg"
@@ -202,10 +263,11 @@ class ClassifierHead(Block):
 
     def expand(self, input_shape):
         layers = []
-        if self.pool == "flatten":
+        pool = self.pool if len(input_shape) > 1 else "none"  # features need no pooling
+        if pool == "flatten":
             layers.append(Flatten(name="flatten"))
-        elif self.pool != "none":
-            layers.append(GlobalPool(self.pool, name="pool"))
+        elif pool != "none":
+            layers.append(GlobalPool(pool, name="pool"))
         for i, units in enumerate(self.hidden, start=1):
             layers.append(Dense(units, activation=self.hidden_activation, name=f"fc{i}"))
             if self.hidden_dropout:
@@ -227,17 +289,37 @@ class Network(Blueprint):
     body: Blueprint
     head: Blueprint | None = None
 
+    @classmethod
+    def arguments(cls, args, kwargs):
+        """``classes=N`` is a shorthand for ``head=ClassifierHead(N)`` (it is no field: the
+        head holds the classes); with a head given too, the two must agree."""
+        if "classes" not in kwargs:
+            return args, kwargs
+        classes = kwargs.pop("classes")
+        if len(args) >= 3 or "head" in kwargs:
+            head = args[2] if len(args) >= 3 else kwargs["head"]
+            held = getattr(unmarked(head)[0], "classes", None)
+            if held != classes:
+                given = "None" if head is None else f"{head.kind}(classes={held!r})"
+                raise BlueprintError(
+                    f"Network: classes={classes!r} and head={given} disagree; give the "
+                    f"classes in one place (classes=N alone makes head=ClassifierHead(N))")
+            return args, kwargs
+        return args, {**kwargs, "head": ClassifierHead(classes)}
+
     def validate(self):
         if not self.input_shape:
             raise BlueprintError("Network.input_shape is empty")
 
+    def children(self):
+        kids = [_part(self, "body", "body")]
+        if unmarked(self.head)[0] is not None:
+            kids.append(_part(self, "head", "head"))
+        return tuple(kids)
+
     def lower(self, ctx, x, path):
-        if _transparent(self.body):
-            x = self.body.lower(ctx, x, path)
-        else:
-            x = ctx.lower(self.body, x, ctx.join(path, self.body.name or "body"))
-        if self.head is not None:
-            x = ctx.lower(self.head, x, ctx.join(path, self.head.name or "head"))
+        for child in self.children():
+            x = _lower_part(ctx, child, x, path)
         return x
 
     @property
@@ -249,4 +331,18 @@ def _transparent(body) -> bool:
     # An unnamed Sequence adds no path segment: its children sit directly in the parent
     # (``block1/conv1`` rather than ``block1/body/conv1``).
     return isinstance(body, Sequence) and body.name is None
+
+
+def _part(bp, field: str, default: str) -> Child:
+    """The child in field ``field`` of ``bp``, named by its own name, else ``default``;
+    a body that is an unnamed Sequence adds no segment."""
+    child, marker = unmarked(getattr(bp, field))
+    segment = "" if field == "body" and _transparent(child) else (child.name or default)
+    return Child(segment, field, None, child, marker)
+
+
+def _lower_part(ctx, child: Child, x: str, path: str) -> str:
+    if child.segment == "":
+        return child.blueprint.lower(ctx, x, path)
+    return ctx.lower(child.blueprint, x, ctx.join(path, child.segment))
 
