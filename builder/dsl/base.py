@@ -177,101 +177,122 @@ def checker(hint):
 
 
 def _compile(hint):
+    """The checker of one annotation, by its form."""
     origin = get_origin(hint)
     if origin is Annotated:
-        base, *constraints = get_args(hint)
-        prepares = [c.prepare for c in constraints if hasattr(c, "prepare")]
-        checks = [c.check for c in constraints if hasattr(c, "check")]
-        inner = checker(base)
-
-        def annotated(value, where):
-            for prepare in prepares:
-                value = prepare(value)
-            value = inner(value, where)
-            for check in checks:
-                check(value, where)
-            return value
-
-        return annotated
+        return _annotated(hint)
     if hint is Any:
         return lambda value, where: value
     if origin in (Union, types.UnionType):
-        arms = [checker(a) for a in get_args(hint)]
-
-        def union(value, where):
-            errors = []
-            for arm in arms:
-                try:
-                    return arm(value, where)
-                except BlueprintError as e:
-                    errors.append(e)
-            # An arm that took the value's type but not its value (a range, a close
-            # name) says more than the generic "must be X or Y": report that one.
-            for e in errors:
-                if getattr(e, "specific", False):
-                    raise e
-            _fail(hint, value, where)
-
-        return union
+        return _union(hint)
     if origin is Literal:
-        choices = get_args(hint)
-        allowed = {(type(c), c) for c in choices}
-
-        def literal(value, where):
-            try:
-                if (type(value), value) in allowed:
-                    return value
-            except TypeError:  # unhashable
-                pass
-            suggestion = did_you_mean(value, choices) if isinstance(value, str) else ""
-            error = BlueprintError(f"{_w(where)} must be {describe(hint)}, got {brief(value)}{suggestion}")
-            error.specific = bool(suggestion)
-            raise error
-
-        return literal
+        return _literal(hint)
     if origin is tuple:
-        args = get_args(hint)
-        if len(args) == 2 and args[1] is Ellipsis:
-            item = checker(args[0])
+        return _tuple(hint)
+    return _plain(hint)
 
-            def sequence(value, where):
-                if not isinstance(value, (list, tuple)):
-                    _fail(hint, value, where)
-                return tuple([item(v, lambda i=i: f"{_w(where)}[{i}]") for i, v in enumerate(value)])
 
-            return sequence
-        items = [checker(a) for a in args]
+def _annotated(hint):
+    """``Annotated[base, constraints...]``: prepare (``Broadcast``), check the base, then
+    the constraints (``Min``, ``Max``, ``Named`` ...)."""
+    base, *constraints = get_args(hint)
+    prepares = [c.prepare for c in constraints if hasattr(c, "prepare")]
+    checks = [c.check for c in constraints if hasattr(c, "check")]
+    inner = checker(base)
 
-        def fixed(value, where):
+    def annotated(value, where):
+        for prepare in prepares:
+            value = prepare(value)
+        value = inner(value, where)
+        for check in checks:
+            check(value, where)
+        return value
+
+    return annotated
+
+
+def _union(hint):
+    arms = [checker(a) for a in get_args(hint)]
+
+    def union(value, where):
+        errors = []
+        for arm in arms:
+            try:
+                return arm(value, where)
+            except BlueprintError as e:
+                errors.append(e)
+        # An arm that took the value's type but not its value (a range, a close
+        # name) says more than the generic "must be X or Y": report that one.
+        for e in errors:
+            if getattr(e, "specific", False):
+                raise e
+        _fail(hint, value, where)
+
+    return union
+
+
+def _literal(hint):
+    choices = get_args(hint)
+    allowed = {(type(c), c) for c in choices}
+
+    def literal(value, where):
+        try:
+            if (type(value), value) in allowed:
+                return value
+        except TypeError:  # unhashable
+            pass
+        suggestion = did_you_mean(value, choices) if isinstance(value, str) else ""
+        error = BlueprintError(f"{_w(where)} must be {describe(hint)}, got {brief(value)}{suggestion}")
+        error.specific = bool(suggestion)
+        raise error
+
+    return literal
+
+
+def _tuple(hint):
+    """``tuple[X, ...]`` (any length) or ``tuple[X, Y]`` (fixed); lists become tuples."""
+    args = get_args(hint)
+    if len(args) == 2 and args[1] is Ellipsis:
+        item = checker(args[0])
+
+        def sequence(value, where):
             if not isinstance(value, (list, tuple)):
                 _fail(hint, value, where)
-            if len(value) != len(items):
-                raise BlueprintError(f"{_w(where)} must be {describe(hint)}, got "
-                                     f"{len(value)} values: {brief(value)}")
-            return tuple([c(v, lambda i=i: f"{_w(where)}[{i}]")
-                          for i, (c, v) in enumerate(zip(items, value))])
+            return tuple([item(v, lambda i=i: f"{_w(where)}[{i}]") for i, v in enumerate(value)])
 
-        return fixed
-    if hint is type(None):
-        def none(value, where):
-            return None if value is None else _fail(hint, value, where)
+        return sequence
+    items = [checker(a) for a in args]
 
-        return none
+    def fixed(value, where):
+        if not isinstance(value, (list, tuple)):
+            _fail(hint, value, where)
+        if len(value) != len(items):
+            raise BlueprintError(f"{_w(where)} must be {describe(hint)}, got "
+                                 f"{len(value)} values: {brief(value)}")
+        return tuple([c(v, lambda i=i: f"{_w(where)}[{i}]")
+                      for i, (c, v) in enumerate(zip(items, value))])
+
+    return fixed
+
+
+def _plain(hint):
+    """None, float, int, bool, str, or a class (a nested blueprint)."""
     if hint is float:
         return _finite_number
     if hint is int:
         return _int64
-    if hint in (bool, str):
+    if not isinstance(hint, type):
+        raise TypeError(f"unsupported field annotation {hint!r}")
+    if hint in (type(None), bool, str):
         def exact(value, where):
             return value if type(value) is hint else _fail(hint, value, where)
 
         return exact
-    if isinstance(hint, type):
-        def instance(value, where):
-            return value if isinstance(value, hint) else _fail(hint, value, where)
 
-        return instance
-    raise TypeError(f"unsupported field annotation {hint!r}")
+    def instance(value, where):
+        return value if isinstance(value, hint) else _fail(hint, value, where)
+
+    return instance
 
 
 def _finite_number(value, where):
