@@ -19,8 +19,7 @@ from .errors import ArgumentError, BlueprintError, DataError, UserError
 from .graph import lower
 from .loader import load, with_options
 from .serialize import from_dict, from_json, to_json
-
-__version__ = "0.1.0"
+from .version import __version__
 
 
 def transfer_weights(src_model, dst_model):

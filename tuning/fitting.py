@@ -26,11 +26,11 @@ def trial_options(training, *, data: str = "digits", seed: int = 0, epochs: int 
 
 def compile_model(model, training, blueprint) -> None:
     """Compile ``model`` (built from ``blueprint``) for a concrete ``TrainingSpace``."""
-    import builder
+    from builder.graph import lower
     from builder.training.compile import compile_model as compile_for_training
 
     options = trial_options(training)
-    compile_for_training(model, options, builder.lower(blueprint), options.lr)
+    compile_for_training(model, options, lower(blueprint), options.lr)
 
 
 def reported_metrics() -> list[str]:

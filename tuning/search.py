@@ -25,8 +25,9 @@ import time
 import keras_tuner as kt
 from keras_tuner.src.engine import trial as trial_module
 
-import builder
+from builder.compiler import build
 from builder.errors import ArgumentError, BlueprintError, UserError
+from builder.graph import lower
 
 from .fitting import check_single_output, compile_model
 from .space import TrainingSpace, apply_training, declare, resolve
@@ -59,7 +60,7 @@ def check(bp, max_params=None, max_macs=None, max_latency_ms=None, latency_ms=No
     are impossible or it is over a budget. ``latency_ms(bp)`` measures the inference
     latency, asked for only with ``max_latency_ms`` and after the static budgets."""
     try:
-        graph = builder.lower(bp)
+        graph = lower(bp)
         check_single_output(graph)
         from builder.analysis import report as make_report
 
@@ -149,7 +150,7 @@ class BlueprintHyperModel(kt.HyperModel):
         candidate = self.candidate(hp)
         keras.backend.clear_session()
         seed_everything(self.seed)  # a trial's initial weights follow the sweep's seed
-        model = builder.build(candidate.blueprint)
+        model = build(candidate.blueprint)
         compile_model(model, candidate.training, candidate.blueprint)
         return model
 

@@ -15,7 +15,8 @@ def load_run(run) -> tuple[object, dict, bool]:
     """(the run's Keras model, its config.json, whether the outputs are probabilities).
 
     Raises ``ArgumentError`` when ``run`` is not a finished run directory."""
-    from .. import from_json, lower
+    from ..graph import lower
+    from ..serialize import from_json
     from ..weights import load_model_file
     from .compile import outputs_probabilities
 

@@ -41,10 +41,10 @@ def versions() -> dict:
     import keras
     import numpy
 
-    import builder
+    from ..version import __version__
 
     found = {"python": platform.python_version(), "keras": keras.__version__,
-             "numpy": numpy.__version__, "builder": builder.__version__}
+             "numpy": numpy.__version__, "builder": __version__}
     try:
         import tensorflow as tf
 
