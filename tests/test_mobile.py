@@ -325,3 +325,25 @@ def test_large_efficientnet_v2_side_by_side(name, application):
     assert builder.analyze(builder.load(name)).total_params == total
     # The count does not depend on the input size: compare at a small one.
     _same_outputs(name, {}, application, {}, include_top=True, classes=1000)
+
+
+def _columns(name, depth):
+    report = builder.analyze(builder.load(name))
+    return [row.blueprint.summary_columns() for row in report.blocks(depth)
+            if callable(getattr(row.blueprint, "summary_columns", None))]
+
+
+def test_summary_of_efficientnet_b0_is_the_papers_table_1():
+    rows = _columns("efficientnet_b0", 2)
+    assert [(r["operator"], r["layers"]) for r in rows] == [
+        ("MBConv1, 3x3", 1), ("MBConv6, 3x3", 2), ("MBConv6, 5x5", 2), ("MBConv6, 3x3", 3),
+        ("MBConv6, 5x5", 3), ("MBConv6, 5x5", 4), ("MBConv6, 3x3", 1)]
+
+
+def test_summary_of_mobilenet_v3_large_is_the_papers_table_1():
+    rows = _columns("mobilenet_v3_large", 2)
+    assert [r["exp"] for r in rows] == [16, 64, 72, 72, 120, 120, 240, 200, 184, 184, 480, 672,
+                                        672, 960, 960]
+    assert "".join("y" if r["SE"] == "yes" else "n" for r in rows) == "nnnyyynnnnyyyyy"
+    assert [r["s"] for r in rows] == [1, 2, 1, 2, 1, 1, 2, 1, 1, 1, 1, 1, 2, 1, 1]
+    assert {r["NL"] for r in rows[:6]} == {"relu"} and {r["NL"] for r in rows[6:]} == {"hard_swish"}

@@ -150,6 +150,9 @@ class MBConv(Block):
             raise BlueprintError(f"{type(self).__name__}: give se_ratio or squeeze_excite, "
                                  "not both")
 
+    def summary_columns(self) -> dict:
+        return _operator_columns(self, "MBConv")
+
     def expand(self, input_shape):
         channels = self.input_channels(input_shape)
         bn = dict(bn_epsilon=self.bn_epsilon, bn_momentum=self.bn_momentum,
@@ -197,6 +200,9 @@ class FusedMBConv(Block):
 
     scalable_widths = ("filters",)
 
+    def summary_columns(self) -> dict:
+        return _operator_columns(self, "Fused-MBConv")
+
     def expand(self, input_shape):
         channels = self.input_channels(input_shape)
         bn = dict(bn_epsilon=self.bn_epsilon, bn_momentum=self.bn_momentum,
@@ -213,6 +219,17 @@ class FusedMBConv(Block):
             layers.append(ConvBN(self.filters, self.kernel_size, strides=self.strides,
                                  activation=self.activation, name="project", **bn))
         return _with_shortcut(self, layers, input_shape)
+
+
+def _operator_columns(block, operator: str) -> dict:
+    """The columns of the MobileNetV3 and EfficientNet papers' tables: operator and
+    kernel, expansion (t, or the expanded width), squeeze-and-excite, nonlinearity, stride."""
+    kernel = "x".join(str(k) for k in block.kernel_size)
+    expanded = getattr(block, "expanded_filters", None)
+    squeeze = block.se_ratio or getattr(block, "squeeze_excite", None) is not None
+    return {"operator": f"{operator}{block.expand_ratio if not expanded else ''}, {kernel}",
+            "exp": expanded or f"t={block.expand_ratio}", "SE": "yes" if squeeze else "-",
+            "NL": block.activation, "s": block.strides[0]}
 
 
 @blueprint
@@ -246,6 +263,12 @@ class StridedRepeat(Block):
         if rate >= 1.0:
             raise BlueprintError(
                 f"StridedRepeat: the last block's drop rate would be {rate:.3f} (must be < 1)")
+
+    def summary_columns(self) -> dict:
+        """The stage as the EfficientNet paper's Table 1 lists it: its block's operator
+        and the number of layers."""
+        inner = getattr(unmarked(self.block)[0], "summary_columns", None)
+        return {**(inner() if callable(inner) else {}), "layers": self.repeats}
 
     def blocks(self):
         """The stage's blocks as ``(name, blueprint)`` pairs, made one at a time."""
