@@ -145,7 +145,7 @@ class BlueprintHyperModel(kt.HyperModel):
     def build(self, hp):
         import keras
 
-        from builder.training.session import seed_everything
+        from builder.training.seed import seed_everything
 
         candidate = self.candidate(hp)
         keras.backend.clear_session()

@@ -504,10 +504,15 @@ class Blueprint(Data):
         A primitive or a Block whose parts are made by its expansion holds none."""
         return ()
 
+    def root_path(self) -> str:
+        """This blueprint's path when it is the top of a tree: its name (or its
+        snake-case kind); a Network and an unnamed Sequence add no segment (``""``)."""
+        return self.name or snake(self.kind)
+
     def at(self, path: str) -> Blueprint:
         """The sub-blueprint at ``path``, as ``builder summary`` prints it
         (``"stage2/block1"``; ``""`` is this one); see ``builder.dsl.paths``."""
-        from .paths import at
+        from .paths import at  # paths walks these classes: it imports this module
 
         return at(self, path)
 

@@ -74,6 +74,9 @@ class Sequence(Blueprint):
             raise BlueprintError("Sequence.layers is empty")
         self.children()
 
+    def root_path(self) -> str:
+        return self.name or ""  # unnamed, it adds no segment (its children sit above)
+
     def children(self):
         return named_children(self, "layers", sequence_name)
 
@@ -310,6 +313,9 @@ class Network(Blueprint):
     def validate(self):
         if not self.input_shape:
             raise BlueprintError("Network.input_shape is empty")
+
+    def root_path(self) -> str:
+        return ""
 
     def children(self):
         kids = [_part(self, "body", "body")]

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..errors import BlueprintError, did_you_mean
-from .base import Block, Blueprint, Child, Layer, snake
+from .base import Block, Blueprint, Child, Layer
 
 
 # Layers that combinators add under their own path (Parallel's merge, Residual's add,
@@ -65,13 +65,8 @@ def join(path: str, segment: str) -> str:
 
 
 def root_path(bp: Blueprint) -> str:
-    """The path of the top blueprint: ``""`` for a Network or an unnamed Sequence, else
-    its name (or its snake-case kind)."""
-    from .combinators import Network, Sequence
-
-    if isinstance(bp, Network) or (isinstance(bp, Sequence) and bp.name is None):
-        return ""
-    return bp.name or snake(bp.kind)
+    """The path of the top blueprint (``Blueprint.root_path``)."""
+    return bp.root_path()
 
 
 def places(bp: Blueprint) -> dict[str, list[Place]]:

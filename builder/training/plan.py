@@ -21,6 +21,7 @@ from ..loader import load, with_options
 from ..serialize import from_json
 from .options import TrainOptions
 from .rundir import BLUEPRINT, CHECKPOINTS, CONFIG, MODEL, RunDir, is_finished, is_run
+from .seed import seed_everything
 from .state import TrainState
 
 
@@ -93,8 +94,6 @@ def open_data(options: TrainOptions, input_shape, classes: int, *, augment: bool
               shard: Shard = Shard()) -> DataSplits:
     """The run's data, as its options say, on the pipeline the backend wants."""
     import keras
-
-    from .session import seed_everything
 
     seed_everything(options.seed)  # tf.data's shuffling depends on the global seed too
     pipeline = "tf" if keras.backend.backend() == "tensorflow" else "numpy"

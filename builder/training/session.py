@@ -23,6 +23,7 @@ from .plan import RunPlan
 from .record import config_record
 from .report import write_history
 from .rundir import BLUEPRINT, CHECKPOINTS, CONFIG, HISTORY, LOGS, SUMMARY, RunDir
+from .seed import seed_everything
 from .state import TrainState, write_json
 
 #: Training steps per call into the backend (TensorFlow, no mirroring).
@@ -44,15 +45,6 @@ class Session:
     stopped: str | None = None   # "nan" or "early_stopping"
     nan: dict | None = None      # {"epoch", "loss"} where the loss stopped being finite
 
-
-def seed_everything(seed: int) -> None:
-    """Same seed, same run on a CPU: Python, numpy and backend seeds, and
-    deterministic TensorFlow ops."""
-    keras.utils.set_random_seed(seed)
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
 
 
 def start(plan: RunPlan, run: RunDir, say=print) -> Session:
