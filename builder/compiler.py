@@ -6,6 +6,7 @@ import sys
 
 from . import ops
 from .graph import Graph, lower
+from .weights import load_weights
 
 
 def to_keras(graph: Graph):
@@ -80,7 +81,5 @@ def build(bp, input_shape=None, weights=None):
     graph = lower(bp, input_shape)
     model = to_keras(graph)
     if weights is not None:
-        from .weights import load_weights
-
         load_weights(model, weights)
     return model

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import shutil
+import subprocess
 
 from .analysis import Report
 from .text import dims
@@ -37,9 +39,6 @@ def to_dot(report: Report, depth: int = 1) -> str:
 def render(dot_text: str, path: str) -> str | None:
     """Render DOT to ``path`` (format from its extension) with Graphviz; returns None
     when Graphviz's ``dot`` program is not installed."""
-    import shutil
-    import subprocess
-
     fmt = path.rsplit(".", 1)[-1].lower() if "." in path else "png"
     if fmt == "dot":
         with open(path, "w", encoding="utf-8") as f:

@@ -21,6 +21,8 @@ from .dsl.combinators import Network
 from .dsl.paths import (Place, describe_stack, fields_of, normal, places, root_path,
                         unknown_path)
 from .errors import ArgumentError, BlueprintError, did_you_mean
+from .graph import lower
+from .serialize import from_dict
 
 # A bare word on the command line is a string: --set head.activation=relu.
 BARE_WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
@@ -42,8 +44,6 @@ def edit(bp: Blueprint, changes: dict, input_shape=None) -> Blueprint:
     for key, value in changes.items():
         bp = _apply(bp, key, value)
     if isinstance(bp, Network) or input_shape is not None:
-        from .graph import lower
-
         lower(bp, input_shape)
     return bp
 
@@ -133,8 +133,6 @@ def _rebuild(place: Place, new):
 
 def _value(value):
     if isinstance(value, dict) and "type" in value:
-        from .serialize import from_dict
-
         return from_dict(value, source="<edit>")
     if isinstance(value, (list, tuple)):
         return type(value)(_value(v) for v in value)

@@ -155,18 +155,20 @@ def keras_name(path: str) -> str:
     return path.replace("/", ".")
 
 
-def _activation(name):
-    if name is None:
-        return None
+def _custom():
+    """``builder.keras_layers``, imported when a Keras layer is first made: it imports
+    Keras, and analysis never needs it."""
     from . import keras_layers
 
-    return keras_layers.activation(name)
+    return keras_layers
+
+
+def _activation(name):
+    return None if name is None else _custom().activation(name)
 
 
 def _initializer(name):
-    from . import keras_layers
-
-    return keras_layers.initializer(name)
+    return _custom().initializer(name)
 
 
 def _padded(layer, name, conv_factory):
@@ -360,10 +362,8 @@ class LRNRule(Rule):
 
     @staticmethod
     def keras(layer, name):
-        from .keras_layers import LocalResponseNorm
-
-        n = LocalResponseNorm(size=layer.size, alpha=layer.alpha, beta=layer.beta, k=layer.k,
-                              name=name)
+        n = _custom().LocalResponseNorm(size=layer.size, alpha=layer.alpha, beta=layer.beta,
+                                        k=layer.k, name=name)
         return lambda xs: n(xs[0])
 
 
@@ -380,9 +380,7 @@ class ChannelAffineRule(Rule):
 
     @staticmethod
     def keras(layer, name):
-        from .keras_layers import ChannelAffine
-
-        a = ChannelAffine(use_bias=layer.use_bias, name=name)
+        a = _custom().ChannelAffine(use_bias=layer.use_bias, name=name)
         return lambda xs: a(xs[0])
 
 
@@ -399,9 +397,7 @@ class SelectChannelsRule(Rule):
 
     @staticmethod
     def keras(layer, name):
-        from .keras_layers import SelectChannels
-
-        s = SelectChannels(channels=list(layer.channels), name=name)
+        s = _custom().SelectChannels(channels=list(layer.channels), name=name)
         return lambda xs: s(xs[0])
 
 
@@ -824,9 +820,7 @@ class LayerScaleRule(Rule):
 
     @staticmethod
     def keras(layer, name):
-        from .keras_layers import LayerScale
-
-        s = LayerScale(init_value=layer.init_value, name=name)
+        s = _custom().LayerScale(init_value=layer.init_value, name=name)
         return lambda xs: s(xs[0])
 
 
@@ -879,9 +873,7 @@ class ClassTokenRule(Rule):
 
     @staticmethod
     def keras(layer, name):
-        from .keras_layers import ClassToken
-
-        t = ClassToken(name=name)
+        t = _custom().ClassToken(name=name)
         return lambda xs: t(xs[0])
 
 
@@ -901,9 +893,7 @@ class PositionEmbeddingRule(Rule):
 
     @staticmethod
     def keras(layer, name):
-        from .keras_layers import PositionEmbedding
-
-        p = PositionEmbedding(name=name)
+        p = _custom().PositionEmbedding(name=name)
         return lambda xs: p(xs[0])
 
 
@@ -919,7 +909,5 @@ class SelectTokenRule(Rule):
 
     @staticmethod
     def keras(layer, name):
-        from .keras_layers import SelectToken
-
-        s = SelectToken(index=layer.index, name=name)
+        s = _custom().SelectToken(index=layer.index, name=name)
         return lambda xs: s(xs[0])

@@ -30,10 +30,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
+import platform
 import statistics
 import time
 
 from .analysis import report as make_report
+from .compiler import part_model
 from .errors import ArgumentError
 from .graph import lower
 
@@ -199,8 +202,6 @@ def _quiet(backend: str):
 
 
 def _part(graph, start, end, dtypes):
-    from .compiler import part_model
-
     return part_model(graph, start, end, dtypes)
 
 
@@ -390,8 +391,6 @@ def device_name(backend: str) -> str:
 
 
 def _cpu_model() -> str:
-    import os
-
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
@@ -399,8 +398,6 @@ def _cpu_model() -> str:
                     return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
     except OSError:
         pass
-    import platform
-
     return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
 
 

@@ -24,6 +24,7 @@ import inspect
 import pkgutil
 from typing import Callable
 
+from . import blocks  # noqa: F401  (registers the block types, for JSON)
 from .errors import BlueprintError, did_you_mean
 
 
@@ -87,8 +88,6 @@ def load_all() -> None:
     global _loaded
     if _loaded:
         return
-    import builder.blocks  # noqa: F401  (registers the block types for JSON)
-
     for point in importlib.metadata.entry_points(group=GROUP):
         try:
             module = point.load()

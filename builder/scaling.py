@@ -17,11 +17,14 @@ import dataclasses
 import math
 import warnings
 
+from .analysis import analyze
+from .blocks.units import ConvBN
 from .dsl.base import Blueprint, Data
 from .dsl.combinators import Network, Repeat
 from .dsl.layers import Conv2D, SeparableConv2D
 from .dsl.markers import Marker
 from .errors import BlueprintError
+from .graph import lower
 
 __all__ = ["make_divisible", "round_filters", "round_repeats", "scale", "total_stride",
            "compound", "solve_phi"]
@@ -62,9 +65,7 @@ def _declared(bp, attribute, table):
 
 
 def _units():
-    from .blocks.units import ConvBN  # the shared unit, outside the dsl core
-
-    return {ConvBN: ("filters",)}
+    return {ConvBN: ("filters",)}  # the shared unit, outside the dsl core
 
 
 def scale(bp, width=1.0, depth=1.0, resolution=None, *, divisor=8, round_down_limit=0.9):
@@ -124,8 +125,6 @@ def _positive(result, where, before, argument, multiplier):
 
 def total_stride(bp, input_shape=None) -> tuple[int, int]:
     """The largest product of strides (rows, columns) along any path of ``bp``."""
-    from .graph import lower
-
     graph = lower(bp, input_shape)
     products = {}
     for node in graph.nodes:
@@ -185,8 +184,6 @@ def solve_phi(bp, max_params=None, max_macs=None, alpha=1.2, beta=1.1, gamma=1.1
     rounded to whole pixels) stays within ``max_params`` and ``max_macs``; returns
     (phi, scaled blueprint). Uses static analysis only. Raises ``BlueprintError`` if
     even phi = 0 does not fit."""
-    from .analysis import analyze
-
     if max_params is None and max_macs is None:
         raise BlueprintError("solve_phi: give max_params, max_macs or both")
     if not isinstance(bp, Network):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from . import registry
 from .dsl.base import MAX_DEPTH, TYPES, Blueprint, Data
 from .errors import BlueprintError, did_you_mean
 from .text import brief
@@ -69,8 +70,6 @@ def _at(where: str) -> str:
 def _load_known_types():
     # Block types defined outside the core register themselves when their module is
     # imported; the registry imports them all.
-    from . import registry
-
     registry.load_all()
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import io
 
+from rich.console import Console
+from rich.table import Table
+
 from .text import dims, human
 
 
 def print_report(report, depth: int = 1, notes: str = "") -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     rows = report.blocks(depth)
     # Blocks may add columns of their own (an Inception module: #1x1, #3x3 reduce ...).
     extra = {}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 
-from .errors import BlueprintError
+from .errors import BlueprintError, DataError
 
 
 def _weighted_layers(model, base=0):
@@ -142,8 +142,7 @@ def load_model_file(path):
     refused); a damaged or unsafe file is the user's, so ``DataError`` names it."""
     import keras
 
-    from . import keras_layers  # noqa: F401  (registers our custom layers)
-    from .errors import DataError
+    from . import keras_layers  # noqa: F401  (registers our custom layers; imports Keras)
 
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)

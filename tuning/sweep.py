@@ -16,7 +16,7 @@ from builder.dsl.combinators import Network
 from builder.dsl.markers import concrete
 from builder.errors import ArgumentError, BlueprintError
 
-from .fitting import compile_model, reported_metrics
+from .fitting import reported_metrics
 from .space import TrainingSpace
 
 SETTINGS = "sweep.json"

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import re
 import sys
 import traceback
 
+from ..edit import edit, parse_set, split_key
 from ..errors import ArgumentError, UserError
+from ..loader import load
 
 # Modules of builder.cli, one per command, in the order `--help` lists them.
 COMMANDS = ("inspect", "plot", "diff", "profile", "train", "tune", "export")
@@ -54,8 +57,6 @@ def quiet_backend_import() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        import importlib.util
-
         import keras  # noqa: F401
 
         # TensorFlow is imported later on other backends too (tf.data, TensorBoard
@@ -169,8 +170,6 @@ def add_spec_options(p, spec: bool | str = True) -> None:
 def load_spec(args, spec: str | None = None, sets=None):
     """The blueprint of ``spec`` (default ``args.spec``) with ``--input-shape``,
     ``--classes`` and the ``--set`` edits (``sets``, default ``args.sets``) applied."""
-    from .. import load
-
     bp = load(spec or args.spec, input_shape=args.input_shape, classes=args.classes)
     return apply_sets(bp, getattr(args, "sets", []) if sets is None else sets)
 
@@ -178,8 +177,6 @@ def load_spec(args, spec: str | None = None, sets=None):
 def apply_sets(bp, texts, flag: str = "--set"):
     """``bp`` edited by ``--set PATH=VALUE`` texts; a bad one is an ``ArgumentError``
     naming its text (a shape the edits make impossible names them all)."""
-    from ..edit import edit, parse_set, split_key
-
     if not texts:
         return bp
     edits, origin = {}, {}

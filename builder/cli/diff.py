@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
-from ..text import human
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..compare import compare
+from ..text import dims, human
 from . import add_spec_options, apply_sets, load_spec, positive_int
 
 
@@ -30,8 +35,6 @@ def add(sub, common):
 
 
 def run(args):
-    from ..compare import compare
-
     a = apply_sets(load_spec(args, args.a), args.sets_a, "--set-a")
     b = apply_sets(load_spec(args, args.b or args.a), args.sets_b, "--set-b")
     result = compare(a, b, args.depth)
@@ -48,9 +51,6 @@ def _title(spec, common, own, side) -> str:
 
 
 def print_comparison(result, title_a: str, title_b: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-
     console = Console(width=max(Console().width, 160), highlight=False)
     console.print(f"A: {escape(title_a)}\nB: {escape(title_b)}")
     if not result.changes:
@@ -84,10 +84,6 @@ def _signed(number: int, text) -> str:
 
 
 def _table(result):
-    from rich.table import Table
-
-    from ..text import dims
-
     a, b = result.a, result.b
     table = Table(title=f"blocks at depth {result.depth}", show_footer=True)
     table.add_column("path", footer="total", no_wrap=True)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from ..export import FORMATS, export
+
 
 def add(sub, common):
-    from ..export import FORMATS
-
     p = sub.add_parser("export", parents=[common],
                        help="export a run (saved_model, keras, onnx, tflite), verified")
     p.add_argument("run_dir", metavar="RUN", help="a run directory written by 'builder train'")
@@ -17,8 +17,6 @@ def add(sub, common):
 
 
 def run(args):
-    from ..export import export
-
     results = export(args.run_dir, args.format, args.out, force=args.force)
     print(f"wrote {args.format} export to {args.out}")
     print("verified against the run's Keras model (float32) on the same images:")

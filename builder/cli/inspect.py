@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 
+from rich.console import Console
+from rich.table import Table
+
+from .. import registry
+from ..analysis import analyze
 from ..summary import print_report
 from ..text import human
 from . import add_spec_options, load_spec, positive_int
@@ -24,10 +29,6 @@ def add(sub, common):
 
 
 def run_list(args):
-    from rich.console import Console
-
-    from .. import analyze, registry
-
     rows = []
     for entry in registry.entries():
         bp = entry.create()
@@ -46,8 +47,6 @@ def run_list(args):
 def _family_table(rows):
     """The rows grouped by family (in alphabetical order), each family from its smallest
     to its largest network, a rule between families, the family named on its first row."""
-    from rich.table import Table
-
     rows = sorted(rows, key=lambda row: (row["family"], row["total_params"], row["name"]))
     families = len({row["family"] for row in rows})
     table = Table(title=f"{len(rows)} registered blueprints in {families} families")
@@ -67,8 +66,6 @@ def _family_table(rows):
 
 
 def run_summary(args):
-    from .. import analyze, registry
-
     bp = load_spec(args)
     report = analyze(bp)
     if args.json:

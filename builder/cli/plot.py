@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from ..analysis import analyze
+from ..diagram import render, to_dot
 from ..errors import ArgumentError
 from . import add_spec_options, load_spec, positive_int
 
@@ -21,9 +23,6 @@ def add(sub, common):
 
 
 def run(args):
-    from .. import analyze
-    from ..diagram import render, to_dot
-
     ext = args.output.rsplit(".", 1)[-1].lower() if "." in os.path.basename(args.output) else ""
     if ext not in FORMATS:
         raise ArgumentError(f"--output {args.output!r}: use a file ending in "

@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 import sys
 
+from rich.console import Console
+from rich.table import Table
+
+from ..profiling import profile
+from ..text import dims, human
 from . import add_spec_options, load_spec, positive_int
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -40,8 +45,6 @@ def add(sub, common):
 
 
 def run(args):
-    from ..profiling import profile
-
     bp = load_spec(args)
     say = (lambda text: print(f"profile: {text}", file=sys.stderr, flush=True))
     result = profile(bp, batch_size=args.batch_size, precision=args.precision,
@@ -56,11 +59,6 @@ def run(args):
 
 
 def print_kinds(result) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from ..text import human
-
     table = Table(title="by kind")
     for column in ("kind", "rows", "MACs", "forward ms", "train ms", "share"):
         table.add_column(column, justify="left" if column == "kind" else "right", no_wrap=True)
@@ -72,11 +70,6 @@ def print_kinds(result) -> None:
 
 
 def print_profile(result) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from ..text import dims, human
-
     batch, whole = result.batch_size, result.whole
     rows_forward = sum(r.forward for r in result.rows)
     rows_train = sum(r.train for r in result.rows)

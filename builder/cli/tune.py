@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from . import add_spec_options, positive_int
+from tuning.distributed import configure
+
+from ..errors import ArgumentError
+from . import add_spec_options, load_spec, positive_int
 
 TUNERS = ("random", "grid", "bayesian", "hyperband")
 
@@ -73,21 +76,16 @@ def add(sub, common):
 
 
 def run_tune(args):
-    from builder.errors import ArgumentError
-    from tuning.distributed import configure
-
     if args.max_trials < 1:
         raise ArgumentError(f"`max_trials` must be at least 1, got {args.max_trials}",
                             arguments=("max_trials",))
     role = configure(args.chief, args.worker)  # before keras-tuner is imported
-
+    # These import keras-tuner, which reads its chief/worker role when imported.
     from tuning.space import load_training, parse_hp_option
     from tuning.sweep import Settings, check_objective, run_sweep
 
     check_objective(args.objective)
     overrides = dict(parse_hp_option(text) for text in args.hp)
-    from . import load_spec
-
     space = load_spec(args)
     training = load_training(args.spec, overrides)
     settings = Settings(spec=args.spec, tuner=args.tuner, max_trials=args.max_trials,
