@@ -43,7 +43,7 @@ def load(spec: str, **options):
     return registry.create(spec, **options)
 
 
-# Modules run from the user's files: realpath -> (mtime_ns, size, module).
+# Modules run from the user's files: realpath -> (the source run, the module).
 _MODULES: dict = {}
 
 
@@ -52,11 +52,12 @@ def python_module(file: str):
     has changed since (``tune`` reads the blueprint and the ``training`` space from the
     same run). Raises ``BlueprintError`` naming the file where running it fails."""
     try:
-        stat = os.stat(file)
-    except OSError:
-        raise BlueprintError("no such file", path=file) from None
-    key, version = os.path.realpath(file), (stat.st_mtime_ns, stat.st_size)
-    if key in _MODULES and _MODULES[key][0] == version:
+        with open(file, "rb") as f:
+            source = f.read()
+    except OSError as e:
+        raise BlueprintError(f"cannot read it: {e.strerror}", path=file) from None
+    key = os.path.realpath(file)
+    if key in _MODULES and _MODULES[key][0] == source:
         return _MODULES[key][1]
     name = "_builder_user_" + os.path.splitext(os.path.basename(file))[0]
     module_spec = importlib.util.spec_from_file_location(name, file)
@@ -75,7 +76,7 @@ def python_module(file: str):
         raise BlueprintError(_failure(e, file, "running it"), path=file) from None
     finally:
         sys.dont_write_bytecode = writes_bytecode
-    _MODULES[key] = (version, module)
+    _MODULES[key] = (source, module)
     return module
 
 

@@ -98,17 +98,14 @@ def _record(settings: Settings) -> None:
 
 
 def _discard(settings: Settings) -> None:
-    """Remove what a sweep that trained no candidate wrote in ``out`` (and ``out`` where
-    that leaves it empty): nothing there is worth resuming, and a corrected command
-    (another budget) on the same ``out`` must not be refused."""
+    """Remove the state of a sweep that trained no candidate (sweep.json, keras-tuner's
+    folder): nothing there is worth resuming, and a corrected command (another budget) on
+    the same ``out`` must not be refused. trials.csv stays: why each was rejected."""
     import shutil
 
     shutil.rmtree(os.path.join(settings.out, PROJECT), ignore_errors=True)
-    for name in (SETTINGS, "trials.csv"):
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(settings.out, name))
-    with contextlib.suppress(OSError):
-        os.rmdir(settings.out)  # only if empty
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(settings.out, SETTINGS))
 
 
 def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
