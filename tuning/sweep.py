@@ -119,8 +119,7 @@ def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
     from rich.console import Console
 
     from . import report as reports
-    from .search import (BlueprintHyperModel, BudgetError, check_search_finished, direction,
-                         make_tuner)
+    from .search import BlueprintHyperModel, direction, make_tuner
 
     console = console or Console()
     training = training or TrainingSpace()
@@ -178,11 +177,7 @@ def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
     top = reports.best(rows, goal)
     reports.write_csv(rows, os.path.join(settings.out, "trials.csv"), settings.objective)
     reports.print_table(rows, settings.objective, top, console)
-    try:
-        check_search_finished(tuner)
-    except BudgetError:
-        _discard(settings)
-        raise
+    _check_finished(tuner, settings)
     summary = {"trials": len(rows),
                "completed": sum(r.status == "completed" for r in rows),
                "rejected": sum(r.status == "rejected" for r in rows),
@@ -206,6 +201,17 @@ def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
     with open(os.path.join(settings.out, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+def _check_finished(tuner, settings: Settings) -> None:
+    """``BudgetError`` where the search trained no candidate, its state discarded first."""
+    from .search import BudgetError, check_search_finished
+
+    try:
+        check_search_finished(tuner)
+    except BudgetError:
+        _discard(settings)
+        raise
 
 
 def _progress_line(record) -> str:
