@@ -14,6 +14,7 @@ nested as layers (keras' Sequential stems) are walked through.
 from __future__ import annotations
 
 import os
+import zipfile
 from collections import defaultdict
 
 from .errors import BlueprintError, DataError
@@ -145,8 +146,6 @@ def load_model_file(path):
     import keras
 
     from . import keras_layers  # noqa: F401  (registers our custom layers)
-
-    import zipfile
 
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file")
