@@ -7,7 +7,9 @@ exception is a fault of the program itself (exit status 1).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import errno
 from typing import Iterable
 
 
@@ -45,6 +47,31 @@ class DataError(UserError):
 
 class ArgumentError(UserError):
     """A command-line option or a function argument has a bad value."""
+
+
+class DiskFull(UserError):
+    """The disk (or the user's quota) filled up while ``path`` was written."""
+
+    def __init__(self, path, detail: str = "", *, arguments: tuple[str, ...] = ()):
+        self.path = str(path)
+        super().__init__(f"no space left on the device to write {self.path}"
+                         + (f"; {detail}" if detail else ""), arguments=arguments)
+
+
+#: errno values of a full disk or quota.
+FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextlib.contextmanager
+def writing(path):
+    """Run the block that writes ``path``; a full disk or quota there raises ``DiskFull``
+    naming the file (an OSError of a failed write carries no file name)."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno not in FULL:
+            raise
+        raise DiskFull(e.filename or path) from e
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

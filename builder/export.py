@@ -7,7 +7,8 @@ probabilities. After writing, the export is loaded back with the format's own ru
 (tf.saved_model.load, the .keras loader, onnxruntime, the TFLite interpreter) and its
 outputs are compared with the Keras model's on the same images. The export is written to a
 temporary sibling and moved into place only once verified, so a failed or interrupted
-export leaves nothing at the target.
+export leaves nothing at the target; the hidden sibling of a killed export is removed by
+the next export to the same target.
 
 Exports are float32, whatever precision the run trained in: a run trained under
 ``mixed_bfloat16`` or ``mixed_float16`` is built again from its blueprint under the float32
@@ -29,7 +30,7 @@ import zipfile
 
 import numpy as np
 
-from .errors import ArgumentError, UserError
+from .errors import ArgumentError, UserError, writing
 
 FORMATS = ("saved_model", "keras", "onnx", "tflite")
 TOLERANCE = {"saved_model": 1e-4, "keras": 1e-4, "onnx": 1e-4, "tflite": 1e-3}
@@ -325,10 +326,11 @@ def export(run_dir: str, fmt: str, out: str, force: bool = False) -> list[tuple[
         trained = serving_model(run.trained_model, "uint8")(raw, training=False)
         drift = float(np.max(np.abs(np.asarray(trained, "float32") - reference)))
 
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.partial-", dir=parent)
+    staging = _staging(out, parent)
     try:
         target = os.path.join(staging, os.path.basename(out) if ext else "export")
-        write(run, target)
+        with writing(out):
+            write(run, target)
         results = verify(run, target, reference)
         _move_into_place(target, out, sidecar=fmt == "tflite")
     finally:
@@ -339,14 +341,44 @@ def export(run_dir: str, fmt: str, out: str, force: bool = False) -> list[tuple[
     return results
 
 
+def _staging(out: str, parent: str) -> str:
+    """A new hidden folder beside ``out`` to write the export in, named with this
+    process's id. Those of earlier exports of the same target whose process is gone (a
+    killed export) are removed first; a running export's is left alone."""
+    base = os.path.basename(out)
+    _remove_stale(parent, f".{base}.partial-")
+    return tempfile.mkdtemp(prefix=f".{base}.partial-{os.getpid()}-", dir=parent)
+
+
+def _remove_stale(parent: str, prefix: str) -> None:
+    """Remove ``parent``'s entries named PREFIX + PID + rest whose process has ended."""
+    for name in os.listdir(parent):
+        pid = name[len(prefix):].partition("-")[0] if name.startswith(prefix) else ""
+        if pid.isdigit() and not _running(int(pid)):
+            path = os.path.join(parent, name)
+            shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def _move_into_place(src, dst, sidecar=False):
     """Replace ``dst`` by ``src`` (same file system) with as short a gap as possible."""
     old = None
     if os.path.exists(dst):
-        old = dst + ".old-" + str(os.getpid())
+        old = f"{dst}.old-{os.getpid()}"
         os.replace(dst, old)
     os.replace(src, dst)
     if sidecar:
         os.replace(src + ".json", dst + ".json")
     if old:
         shutil.rmtree(old) if os.path.isdir(old) else os.remove(old)
+    # An export killed between the two renames above left its ``dst.old-PID``.
+    _remove_stale(os.path.dirname(os.path.abspath(dst)), f"{os.path.basename(dst)}.old-")

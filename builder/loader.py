@@ -43,9 +43,22 @@ def load(spec: str, **options):
     return registry.create(spec, **options)
 
 
-def _from_python(file, attr, spec, options):
-    if not os.path.isfile(file):
-        raise BlueprintError("no such file", path=file)
+# Modules run from the user's files: realpath -> (the source run, the module).
+_MODULES: dict = {}
+
+
+def python_module(file: str):
+    """The module of the Python file ``file``, run once: run again only where the file
+    has changed since (``tune`` reads the blueprint and the ``training`` space from the
+    same run). Raises ``BlueprintError`` naming the file where running it fails."""
+    try:
+        with open(file, "rb") as f:
+            source = f.read()
+    except OSError as e:
+        raise BlueprintError(f"cannot read it: {e.strerror}", path=file) from None
+    key = os.path.realpath(file)
+    if key in _MODULES and _MODULES[key][0] == source:
+        return _MODULES[key][1]
     name = "_builder_user_" + os.path.splitext(os.path.basename(file))[0]
     module_spec = importlib.util.spec_from_file_location(name, file)
     module = importlib.util.module_from_spec(module_spec)
@@ -63,6 +76,15 @@ def _from_python(file, attr, spec, options):
         raise BlueprintError(_failure(e, file, "running it"), path=file) from None
     finally:
         sys.dont_write_bytecode = writes_bytecode
+    _MODULES[key] = (source, module)
+    return module
+
+
+def _from_python(file, attr, spec, options):
+    if not os.path.isfile(file):
+        raise BlueprintError("no such file", path=file)
+    module = python_module(file)
+    name = module.__name__
     if not hasattr(module, attr):
         found = [k for k, v in vars(module).items()
                  if isinstance(v, Blueprint) or (callable(v) and getattr(v, "__module__", None) == name)]

@@ -14,6 +14,7 @@ nested as layers (keras' Sequential stems) are walked through.
 from __future__ import annotations
 
 import os
+import zipfile
 from collections import defaultdict
 
 from .errors import BlueprintError, DataError
@@ -132,6 +133,8 @@ def load_weights(model, weights) -> None:
             model.load_weights(path)
         except (ValueError, KeyError) as e:
             raise BlueprintError(f"the weights do not fit this model: {e}", path=path) from None
+        except OSError as e:  # h5py: not an HDF5 file, truncated
+            raise DataError(f"{path}: cannot read the weights: {e}") from None
         return
     raise BlueprintError("weights must be a Keras model, a .keras file or a .weights.h5 file",
                          path=path)
@@ -144,6 +147,11 @@ def load_model_file(path):
 
     from . import keras_layers  # noqa: F401  (registers our custom layers; imports Keras)
 
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):  # Keras would say "File not found"
+        raise DataError(f"{path}: not a .keras model file (not a zip archive); is it damaged "
+                        f"or cut short?")
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as e:  # zip, h5, JSON and deserialization errors of many types

@@ -11,14 +11,25 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args, cwd=None, timeout=300, env=None) -> subprocess.CompletedProcess:
-    """``python -m builder ARGS`` in a subprocess, as a user runs it: this checkout first on
-    PYTHONPATH (whatever the working directory), ``env`` added to the environment, text
-    output captured."""
+def cli_env(env=None) -> dict:
+    """The environment of the command line as a user runs it: this checkout first on
+    PYTHONPATH (whatever the working directory), ``env`` added."""
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    full = {**os.environ, "PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    return {**os.environ, "PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+
+
+def run_cli(*args, cwd=None, timeout=300, env=None) -> subprocess.CompletedProcess:
+    """``python -m builder ARGS`` in a subprocess (see ``cli_env``), text output captured."""
     return subprocess.run([sys.executable, "-m", "builder", *map(str, args)], cwd=cwd,
-                          env=full, capture_output=True, text=True, timeout=timeout)
+                          env=cli_env(env), capture_output=True, text=True, timeout=timeout)
+
+
+def start_cli(*args, cwd=None, env=None, **popen) -> subprocess.Popen:
+    """``python -m builder ARGS`` started in the background (see ``cli_env``); ``popen``
+    goes to ``subprocess.Popen`` (output is discarded unless it says otherwise)."""
+    popen = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, **popen}
+    return subprocess.Popen([sys.executable, "-m", "builder", *map(str, args)], cwd=cwd,
+                            env=cli_env(env), **popen)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -25,10 +26,6 @@ def run_dir(tmp_path_factory):
     (path / "config.json").write_text(json.dumps({"epochs": 1, "class_names": [str(i) for i in range(10)]}))
     (path / "metrics.json").write_text(json.dumps({"test_accuracy": 0.5}))
     return str(path)
-
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "builder", *args], capture_output=True, text=True)
 
 
 def test_saved_model_takes_raw_images_of_any_batch_and_size(run_dir, tmp_path):
@@ -78,7 +75,52 @@ def test_failed_export_leaves_nothing(run_dir, tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
 
 
-def test_cli_export_prints_the_comparison(run_dir, tmp_path):
+def _ended_pid() -> int:
+    """The id of a process that has ended (and been reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_an_export_removes_the_remains_of_killed_exports_of_its_target(run_dir, tmp_path):
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        dead = tmp_path / f".m.keras.partial-{_ended_pid()}-abcd1234"
+        running = tmp_path / f".m.keras.partial-{live.pid}-efgh5678"
+        unknown = tmp_path / ".m.keras.partial-ijkl9012"   # no pid in the name: left alone
+        other = tmp_path / f".other.keras.partial-{_ended_pid()}-mnop3456"  # not this target
+        old = tmp_path / f"m.keras.old-{_ended_pid()}"       # killed between two renames
+        for folder in (dead, running, unknown, other):
+            (folder / "export").mkdir(parents=True)
+        old.write_text("a previous export")
+        ex.export(run_dir, "keras", str(tmp_path / "m.keras"))
+    finally:
+        live.kill()
+        live.wait()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["m.keras", running.name, unknown.name, other.name])
+
+
+@pytest.mark.slow
+def test_the_next_export_cleans_up_after_a_killed_one(run_dir, tmp_path, cli):
+    from conftest import start_cli
+
+    target = tmp_path / "sm"
+    killed = start_cli("export", run_dir, "--format", "saved_model", "--out", target)
+    deadline = time.time() + 300
+    while not list(tmp_path.glob(".sm.partial-*/export/*")):
+        assert killed.poll() is None and time.time() < deadline, "the export ended first"
+        time.sleep(0.02)
+    killed.kill()
+    killed.wait()
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].startswith(f".sm.partial-{killed.pid}-")
+    result = cli("export", run_dir, "--format", "saved_model", "--out", target)
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["sm"]
+
+
+def test_cli_export_prints_the_comparison(run_dir, tmp_path, cli):
     out = cli("export", run_dir, "--format", "keras", "--out", str(tmp_path / "m.keras"))
     assert out.returncode == 0, out.stderr
     assert "max |difference|" in out.stdout
@@ -89,19 +131,19 @@ def test_cli_export_prints_the_comparison(run_dir, tmp_path):
     (("--format", "saved_model", "--out", "{tmp}/missing/sm"), ["cannot write"]),
     (("--format", "pickle", "--out", "{tmp}/x"), ["--format"]),
 ])
-def test_cli_export_bad_arguments(run_dir, tmp_path, args, words):
+def test_cli_export_bad_arguments(run_dir, tmp_path, args, words, cli):
     out = cli("export", run_dir, *[a.format(tmp=tmp_path) for a in args])
     assert out.returncode == 2 and out.stderr.startswith("error:")
     for w in words:
         assert w in out.stderr
 
 
-def test_cli_export_not_a_run(tmp_path):
+def test_cli_export_not_a_run(tmp_path, cli):
     out = cli("export", str(tmp_path), "--format", "keras", "--out", str(tmp_path / "m.keras"))
     assert out.returncode == 2 and "not a run directory" in out.stderr
 
 
-def test_existing_target_needs_force(run_dir, tmp_path):
+def test_existing_target_needs_force(run_dir, tmp_path, cli):
     out = tmp_path / "m.keras"
     out.write_text("old")
     result = cli("export", run_dir, "--format", "keras", "--out", str(out))
@@ -153,7 +195,7 @@ def test_a_mixed_precision_run_exports_float32_in_every_format(tmp_path, policy)
 
 
 @pytest.mark.slow
-def test_train_in_bfloat16_then_export_a_saved_model_from_the_command_line(tmp_path):
+def test_train_in_bfloat16_then_export_a_saved_model_from_the_command_line(tmp_path, cli):
     run = tmp_path / "run"
     out = cli("train", "lenet5", "--epochs", "1", "--precision", "mixed_bfloat16",
               "--out", str(run))

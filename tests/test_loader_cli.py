@@ -2,8 +2,6 @@
 command line as a user runs it."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -87,11 +85,7 @@ def test_layer_names_come_from_paths():
     assert [layer.name for layer in builder.build(builder.load("lenet5")).layers] == names
 
 
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "builder", *args], capture_output=True, text=True)
-
-
-def test_cli_summary_json_fields():
+def test_cli_summary_json_fields(cli):
     out = cli("summary", "lenet5", "--json", "--depth", "2")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
@@ -102,7 +96,7 @@ def test_cli_summary_json_fields():
     assert {b["path"]: b["params"] for b in doc["blocks"]}["c3/conv"] == 1516
 
 
-def test_cli_summary_table_and_list():
+def test_cli_summary_table_and_list(cli):
     out = cli("summary", "lenet5", "--classes", "10")
     assert out.returncode == 0 and "60,850" in out.stdout and "c3" in out.stdout
     out = cli("list")
@@ -116,7 +110,7 @@ def test_cli_summary_table_and_list():
     (("summary", "missing.json"), ["missing.json"]),
     (("summary", "lenet5", "--depth", "0"), ["--depth"]),
 ])
-def test_cli_user_errors_are_one_line_and_status_2(args, words):
+def test_cli_user_errors_are_one_line_and_status_2(args, words, cli):
     out = cli(*args)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
@@ -125,6 +119,6 @@ def test_cli_user_errors_are_one_line_and_status_2(args, words):
         assert w in lines[0]
 
 
-def test_cli_debug_shows_traceback():
+def test_cli_debug_shows_traceback(cli):
     out = cli("summary", "lenet6", "--debug")
     assert out.returncode == 2 and "Traceback" in out.stderr

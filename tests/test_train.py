@@ -20,15 +20,9 @@ import pytest
 from builder.cli import in_flags, main
 from builder.errors import ArgumentError
 from builder.training.options import TrainOptions
+from conftest import cli_env, start_cli
 
-ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["--precision", "float32", "--strategy", "none"]
-
-
-def cli(*args, cwd=None, timeout=300):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "builder", *args], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=timeout)
 
 
 def history(run) -> list[dict]:
@@ -314,13 +308,10 @@ def test_nan_loss_stops_with_exit_2(tmp_path, capsys):
 
 # ------------------------------------------------------------------ subprocesses
 
-def test_resume_after_sigkill_has_every_epoch_once(tmp_path):
+def test_resume_after_sigkill_has_every_epoch_once(tmp_path, cli):
     out = tmp_path / "run"
     partial = tmp_path / ".run.partial"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    args = ["train", "lenet5_full", *QUICK, "--epochs", "6", "--out", str(out)]
-    proc = subprocess.Popen([sys.executable, "-m", "builder", *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_cli("train", "lenet5_full", *QUICK, "--epochs", "6", "--out", out)
     state = partial / "checkpoints" / "state.json"
     deadline = time.time() + 240
     while not state.exists() and proc.poll() is None and time.time() < deadline:
@@ -356,9 +347,8 @@ def test_mirrored_over_two_logical_cpus(tmp_path):
                   verbose=0)
         print(json.dumps(m))
     """)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            env=env, timeout=300)
+                            env=cli_env(), timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["distribution"]["strategy"] == "mirrored"
@@ -366,7 +356,7 @@ def test_mirrored_over_two_logical_cpus(tmp_path):
     assert "mirrored over 2 devices" in result.stdout
 
 
-def test_default_lenet5_reaches_97_percent(tmp_path):
+def test_default_lenet5_reaches_97_percent(tmp_path, cli):
     start = time.time()
     result = cli("train", "lenet5", "--out", str(tmp_path / "run"), timeout=600)
     seconds = time.time() - start

@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 
 import keras_tuner as kt
@@ -18,10 +17,9 @@ from builder.dsl import (Boolean, Choice, ClassifierHead, Conv2D, Dense, Flatten
                          Network, Sequence)
 from builder.dsl.markers import concrete, has_markers
 from builder.errors import ArgumentError, BlueprintError
+from conftest import start_cli
 from tuning.space import (FixedValues, TrainingSpace, declare, load_training, parse_hp_option,
                           resolve)
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A tiny space on synthetic 8x8 data: every trial trains in a second or two.
 TINY = '''
@@ -49,13 +47,6 @@ def tiny_file(tmp_path):
     path = tmp_path / "tiny.py"
     path.write_text(TINY)
     return str(path)
-
-
-def cli(*args, timeout=300, env=None):
-    full = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
-    return subprocess.run([sys.executable, "-m", "builder", *args], capture_output=True,
-                          text=True, timeout=timeout, env=full, cwd=ROOT)
 
 
 def settings(tmp_path, **changes):
@@ -204,7 +195,7 @@ def test_invalid_candidates_are_rejected_with_the_path():
 # --- sweeps ----------------------------------------------------------------------------------
 
 
-def test_digits_sweep_writes_results_and_retrains_the_best(tmp_path):
+def test_digits_sweep_writes_results_and_retrains_the_best(tmp_path, cli):
     out = tmp_path / "digits"
     result = cli("tune", "digits_search", "--tuner", "random", "--max-trials", "2",
                  "--epochs", "3", "--max-macs", "3M", "--out", str(out), "--retrain-best",
@@ -296,19 +287,47 @@ def test_resuming_with_other_options_is_refused(tmp_path):
     (["--hp", "optimizer=adamm"], "optimizer"),
     (["--worker", "localhost"], "write HOST:PORT"),
 ])
-def test_bad_arguments_exit_2_with_one_line(tmp_path, args, message):
+def test_bad_arguments_exit_2_with_one_line(tmp_path, args, message, cli):
     result = cli("tune", tiny_file(tmp_path), "--out", str(tmp_path / "out"), *args)
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and message in lines[0], result.stderr
 
 
-def test_impossible_budget_on_the_command_line(tmp_path):
+def test_impossible_budget_on_the_command_line(tmp_path, cli):
     result = cli("tune", tiny_file(tmp_path), "--data", "synthetic", "--max-params", "10",
                  "--max-rejected", "4", "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "error: no candidate meets the budget: 4 candidates in a row were rejected" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+    # Nothing was trained: only the report of the rejections is kept, and the corrected
+    # command on the same --out is not refused.
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["trials.csv"]
+    result = cli("tune", tiny_file(tmp_path), "--data", "synthetic", "--max-params", "1000",
+                 "--max-rejected", "4", "--max-trials", "1", "--epochs", "1",
+                 "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_sweep_that_cannot_start_writes_nothing(tmp_path):
+    from builder.errors import DataError
+
+    with pytest.raises(DataError, match="does not exist"):
+        run(tmp_path, data=f"folder:{tmp_path / 'missing'}")
+    assert list(tmp_path.iterdir()) == []
+    assert run(tmp_path, max_trials=1)["completed"] == 1  # the corrected command
+
+
+def test_tune_runs_a_blueprint_file_once(tmp_path, capsys):
+    from builder.cli import main
+
+    counter = tmp_path / "runs.txt"
+    spec = tmp_path / "counted.py"
+    spec.write_text(TINY + f"\nwith open({str(counter)!r}, 'a') as f:\n    f.write('ran ')\n")
+    code = main(["tune", str(spec), "--data", f"folder:{tmp_path / 'missing'}",
+                 "--out", str(tmp_path / "out")])
+    assert code == 2 and "does not exist" in capsys.readouterr().err
+    assert counter.read_text() == "ran "  # builder.load ran it; the training space reuses it
 
 
 # --- distributed -------------------------------------------------------------------------------
@@ -323,15 +342,13 @@ def free_port() -> int:
 def test_a_chief_and_two_workers_share_the_trials(tmp_path):
     spec, out = tiny_file(tmp_path), str(tmp_path / "out")
     address = f"127.0.0.1:{free_port()}"
-    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
-    common = [sys.executable, "-m", "builder", "tune", spec, "--data", "synthetic",
-              "--max-trials", "4", "--epochs", "1", "--out", out]
-    procs = [subprocess.Popen(common + ["--chief", address], env=env, cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
+    common = ["tune", spec, "--data", "synthetic", "--max-trials", "4", "--epochs", "1",
+              "--out", out]
+    pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs = [start_cli(*common, "--chief", address, **pipes)]
     for i in range(2):
-        procs.append(subprocess.Popen(common + ["--worker", address], cwd=ROOT,
-                                      env=dict(env, KERASTUNER_TUNER_ID=f"worker{i}"),
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        procs.append(start_cli(*common, "--worker", address,
+                               env={"KERASTUNER_TUNER_ID": f"worker{i}"}, **pipes))
     try:
         outputs = [p.communicate(timeout=240) for p in procs]
     finally:

@@ -310,12 +310,9 @@ def load_training(spec: str, overrides: dict | None = None) -> TrainingSpace:
     training = TrainingSpace()
     file = spec.partition(":")[0]
     if file.endswith(".py") and os.path.isfile(file):
-        import importlib.util
+        from builder.loader import python_module
 
-        module_spec = importlib.util.spec_from_file_location("_builder_training", file)
-        module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)  # builder.load already ran it once
-        found = getattr(module, "training", None)
+        found = getattr(python_module(file), "training", None)  # as builder.load ran it
         if isinstance(found, TrainingSpace):
             training = found
         elif found is not None and not isinstance(found, dict):

@@ -7,6 +7,7 @@ are kept, an interrupted one is run again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -71,6 +72,7 @@ def input_of(space) -> tuple[tuple, int]:
 
 
 def _check_resume(settings: Settings) -> None:
+    """Refuse a sweep in ``out`` made with other options; writes nothing."""
     path = os.path.join(settings.out, SETTINGS)
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
@@ -83,10 +85,27 @@ def _check_resume(settings: Settings) -> None:
                 f"out={settings.out!r} holds a sweep with {k} {old.get(k)!r}, not "
                 f"{mine[k]!r}; resume it with the same options or use another `out`",
                 arguments=("out",))
-    else:
-        os.makedirs(settings.out, exist_ok=True)
+
+
+def _record(settings: Settings) -> None:
+    """Make ``out`` and, for a new sweep of the chief or a lone process, its sweep.json:
+    once every check has passed and the data has loaded, so a failed start leaves none."""
+    os.makedirs(settings.out, exist_ok=True)
+    path = os.path.join(settings.out, SETTINGS)
+    if settings.role != "worker" and not os.path.exists(path):
         with open(path, "w", encoding="utf-8") as f:
             json.dump(settings.identity(), f, indent=2)
+
+
+def _discard(settings: Settings) -> None:
+    """Remove the state of a sweep that trained no candidate (sweep.json, keras-tuner's
+    folder): nothing there is worth resuming, and a corrected command (another budget) on
+    the same ``out`` must not be refused. trials.csv stays: why each was rejected."""
+    import shutil
+
+    shutil.rmtree(os.path.join(settings.out, PROJECT), ignore_errors=True)
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(settings.out, SETTINGS))
 
 
 def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
@@ -100,7 +119,7 @@ def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
     from rich.console import Console
 
     from . import report as reports
-    from .search import BlueprintHyperModel, check_search_finished, direction, make_tuner
+    from .search import BlueprintHyperModel, direction, make_tuner
 
     console = console or Console()
     training = training or TrainingSpace()
@@ -111,8 +130,6 @@ def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
     input_shape, classes = input_of(space)
     if settings.role != "worker":
         _check_resume(settings)
-    else:
-        os.makedirs(settings.out, exist_ok=True)
 
     cache = {}
 
@@ -127,6 +144,7 @@ def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
 
     if settings.role != "chief":
         load(32)  # bad data is reported before the search starts
+    _record(settings)
     hypermodel = BlueprintHyperModel(space, training, epochs=settings.epochs,
                                      max_params=settings.max_params,
                                      max_macs=settings.max_macs, load_data=load,
@@ -159,7 +177,7 @@ def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
     top = reports.best(rows, goal)
     reports.write_csv(rows, os.path.join(settings.out, "trials.csv"), settings.objective)
     reports.print_table(rows, settings.objective, top, console)
-    check_search_finished(tuner)
+    _check_finished(tuner, settings)
     summary = {"trials": len(rows),
                "completed": sum(r.status == "completed" for r in rows),
                "rejected": sum(r.status == "rejected" for r in rows),
@@ -183,6 +201,17 @@ def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
     with open(os.path.join(settings.out, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+def _check_finished(tuner, settings: Settings) -> None:
+    """``BudgetError`` where the search trained no candidate, its state discarded first."""
+    from .search import BudgetError, check_search_finished
+
+    try:
+        check_search_finished(tuner)
+    except BudgetError:
+        _discard(settings)
+        raise
 
 
 def _progress_line(record) -> str:

@@ -63,6 +63,10 @@ def _read(src, path: Path) -> RawData:
             raise DataError(f"{src}: {xk!r} holds examples of shape {shape} but "
                             f"{layout['train'][0]!r} holds {first}")
 
+    present = np.unique(pairs["train"][1])
+    if len(present) < 2:  # as a folder with one class subfolder is refused
+        raise DataError(f"{src}: every training label is {int(present[0])}, one class; a "
+                        f"classifier needs examples of at least two classes")
     widths = [pair[2] for pair in pairs.values() if pair[2] is not None]
     top = max(int(pair[1].max()) for pair in pairs.values())
     num_classes = max([top + 1, *widths])

@@ -11,8 +11,10 @@ not stratified). Importing this module does not import TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -91,20 +93,85 @@ def open_tfds(src: Tfds, request: Request) -> Opened:
 def _prepared(src: Tfds, request: Request):
     """The dataset's builder, prepared (downloaded only where ``download``)."""
     builder = _builder(src, request.data_dir)
-    if not builder.is_prepared():
+    with _quiet_absl():  # "Variant folder ... has no dataset_info.json": said below
+        prepared = builder.is_prepared()
+    if not prepared:
         if not request.download:
             raise DataError(
                 f"{src}: the dataset is not prepared in {builder.data_dir_root}; pass "
                 f"download=True to download and prepare it there (downloading needs network "
                 f"access), or `data_dir` to point at a directory where it is prepared",
                 arguments=("download", "data_dir"))
+        if _downloads(builder):
+            _check_network(src)
+        root = Path(builder.data_dir_root)
+        before = _made_by_download(root, src)
         try:
             builder.download_and_prepare()
-        except Exception as error:  # network, checksum, manual-download datasets ...
+        except BaseException as error:  # network, checksum, manual-download datasets, ^C
+            _remove_new(_made_by_download(root, src) - before)
+            if not isinstance(error, Exception):
+                raise
             raise DataError(f"{src}: could not download and prepare the dataset into "
                             f"{builder.data_dir_root} (downloading needs network access): "
                             f"{_first_line(error)}") from error
     return builder
+
+
+#: Where tfds downloads from first (its mirror); a proxy, where set, is checked instead.
+MIRROR = ("storage.googleapis.com", 443)
+
+
+def _downloads(builder) -> bool:
+    """Whether preparing ``builder`` downloads: not where ``tfds.testing.mock_data`` (or a
+    builder of its own) has replaced tfds's ``download_and_prepare``."""
+    method = getattr(type(builder), "download_and_prepare", None)
+    return getattr(method, "__module__", "").startswith("tensorflow_datasets.core")
+
+
+def _check_network(src: Tfds) -> None:
+    """A ``DataError`` at once where no download can start: offline, tfds retries every
+    file for minutes before it fails."""
+    import socket
+    import urllib.parse
+    import urllib.request
+
+    host, port = MIRROR
+    proxy = urllib.request.getproxies().get("https")
+    if proxy:
+        parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        host, port = parts.hostname or host, parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as error:
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        raise DataError(f"{src}: cannot download: {host}:{port} is unreachable ({reason}); "
+                        f"downloading needs network access (prepare the dataset on a machine "
+                        f"that has it, then pass `data_dir` to a copy)", arguments=("data_dir",)) from None
+
+
+def _made_by_download(root: Path, src: Tfds) -> set[Path]:
+    """What a failed download may leave: tfds's partial files (``*.tmp.*``), its
+    unfinished dataset folders (``*.incomplete*``) and the folders it makes."""
+    name = src.arg.split(":")[0].split("/")[0]
+    downloads = root / "downloads"
+    folders = [root, downloads, downloads / "extracted", downloads / name, root / name]
+    found = {f for f in folders if f.is_dir()} | set((root / name).glob("*.incomplete*"))
+    return found | (set(downloads.rglob("*.tmp.*")) if downloads.is_dir() else set())
+
+
+def _remove_new(paths: set[Path]) -> None:
+    """Remove what a failed download left: its files, then its folders where empty."""
+    import shutil
+
+    for path in sorted(paths, key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and (".tmp." in path.name or ".incomplete" in path.name):
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.is_dir():
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only if empty
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _parts(src: Tfds, request: Request, builder, stream):
@@ -157,6 +224,20 @@ def _builder(src: Tfds, data_dir: str | None):
                         f"{did_you_mean(base, known)}") from error
     except Exception as error:  # a builder that cannot be made (missing extra, bad config)
         raise DataError(f"{src}: cannot open the dataset: {_first_line(error)}") from error
+
+
+@contextlib.contextmanager
+def _quiet_absl():
+    """absl's warnings (tfds logs through it) held back: our error says it in one line."""
+    import logging
+
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _feature(src: Tfds, features, key: str, kind, what: str) -> str:

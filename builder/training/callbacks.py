@@ -15,7 +15,8 @@ from pathlib import Path
 
 import keras
 
-from .state import TrainState
+from ..errors import DiskFull, writing
+from .state import STATE, TrainState
 
 
 def current_rate(model) -> float:
@@ -44,14 +45,20 @@ class EpochCheckpoint(keras.callbacks.Callback):
             return  # a NaN epoch is never a checkpoint: the last good one stays
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{epoch + 1}.keras"
-        self.model.save(self.folder / name)
+        try:
+            with writing(self.folder / name):
+                self.model.save(self.folder / name)
+        except DiskFull:
+            (self.folder / name).unlink(missing_ok=True)  # half a checkpoint is none
+            raise
         row = {"epoch": epoch + 1, "learning_rate": current_rate(self.model),
                **{k: float(v) for k, v in logs.items()}}
         state = self.state
         state.history = [r for r in state.history if r["epoch"] <= epoch] + [row]
         state.epochs_completed, state.checkpoint = epoch + 1, name
         state.callbacks = {k: save_counters(c) for k, c in self.stateful.items()}
-        state.save(self.folder)
+        with writing(self.folder / STATE):
+            state.save(self.folder)
         for old in self.folder.glob("epoch-*.keras"):
             if old.name != name:
                 old.unlink(missing_ok=True)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..errors import UserError
+from ..errors import UserError, writing
 from .compile import main_metric, targets
-from .report import plot_curves
-from .rundir import CHECKPOINTS, CURVES, METRICS, MODEL
+from .report import plot_curves, write_history
+from .rundir import CHECKPOINTS, CURVES, HISTORY, METRICS, MODEL
 from .session import Session
 from .state import write_json
 
@@ -25,7 +25,8 @@ def finish(session: Session) -> dict:
                 f"before any epoch completed; nothing was kept (try a lower `learning_rate`)",
                 arguments=("learning_rate",))
         session.model.load_weights(run.file(CHECKPOINTS) / state.checkpoint)
-    session.model.save(run.file(MODEL))
+    with writing(run.file(MODEL)):
+        session.model.save(run.file(MODEL))
     metrics = {"epochs_completed": state.epochs_completed,
                "epochs_planned": plan.options.epochs, "stopped": session.stopped,
                "train_seconds": round(state.train_seconds, 3),
@@ -40,9 +41,12 @@ def finish(session: Session) -> dict:
         value = main_metric(last, key)
         if value is not None:
             metrics[f"final_{key}"] = float(value)
-    write_json(run.file(METRICS), metrics)
+    # history.csv again: a run killed between its last checkpoint and history.csv has
+    # resumed without training an epoch. metrics.json last: it marks a finished run.
+    write_history(run.file(HISTORY), state.history)
     plot_curves(run.file(CURVES), state.history,
                 f"{plan.blueprint.name} on {plan.data.source}")
+    write_json(run.file(METRICS), metrics)
     return metrics
 
 

@@ -78,7 +78,10 @@ def plan_resume(run: RunDir, epochs: int | None = None) -> RunPlan:
     if epochs is not None:
         options = options.replace(epochs=epochs)
     done = state.epochs_completed
-    if done > options.epochs or (done == options.epochs and is_finished(run.path)):
+    # A run killed after its last epoch (before model.keras, or before it was moved into
+    # place) is finished again: resuming it trains no epoch.
+    moved = run.path == run.final
+    if done > options.epochs or (done == options.epochs and moved and is_finished(run.path)):
         raise ArgumentError(f"resume=True: the run already has {done} of {options.epochs} "
                             f"epochs; pass a larger `epochs` to train longer",
                             arguments=("resume", "epochs"))

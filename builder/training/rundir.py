@@ -6,7 +6,9 @@ has finished (``model.keras`` and ``metrics.json`` written), so a directory name
 is always a usable run. A run that fails or is interrupted keeps ``.NAME.partial`` when it
 has a completed epoch (``--resume --out NAME`` continues it) and removes it otherwise, so
 a run that fails before its first epoch leaves nothing behind; ``guard()`` does this in
-one place. A run killed outright (SIGKILL, power loss) leaves the partial directory.
+one place. A run killed outright (SIGKILL, power loss) leaves the partial directory: with
+a completed epoch ``--resume`` finishes it (also when the kill came after the last epoch),
+without one the next run on the same ``--out`` replaces it.
 
 While a process uses a run it holds an OS lock on ``.NAME.lock`` beside it (``flock``; the
 kernel releases it when the process dies, however it dies): a second ``train`` or
@@ -22,7 +24,7 @@ import shutil
 import time
 from pathlib import Path
 
-from ..errors import ArgumentError
+from ..errors import ArgumentError, writing
 from .state import STATE
 
 CHECKPOINTS = "checkpoints"
@@ -82,10 +84,12 @@ class RunDir:
                 raise ArgumentError(f"out={str(final)!r} already exists; resume=True "
                                     f"continues that run, or choose another `out`",
                                     arguments=("out", "resume"))
-            if run.partial.exists():
+            if has_checkpoint(run.partial):
                 raise ArgumentError(f"an unfinished run of out={str(final)!r} is in "
                                     f"{run.partial}; resume=True continues it, or delete it",
                                     arguments=("out", "resume"))
+            # A run killed before its first epoch completed: nothing there to resume.
+            shutil.rmtree(run.partial, ignore_errors=True)
         except BaseException:
             run.release(tidy=True)
             raise
@@ -120,8 +124,10 @@ class RunDir:
             raise ArgumentError(f"resume=True: {where} is not a run directory (no config.json "
                                 f"and blueprint.json)", arguments=("resume",))
         if not has_checkpoint(where):
+            again = ("train again without resume=True (that replaces it)" if where == partial
+                     else "delete it and train again")
             raise ArgumentError(f"resume=True: {where} has no completed epoch to continue "
-                                f"from; delete it and start again", arguments=("resume",))
+                                f"from; {again}", arguments=("resume",))
         if not os.access(where, os.W_OK):
             raise ArgumentError(f"resume=True: cannot write in {where}", arguments=("resume",))
         return where
@@ -174,7 +180,8 @@ class RunDir:
         while not missing.exists():
             self._made.insert(0, missing)
             missing = missing.parent
-        self.final.parent.mkdir(parents=True, exist_ok=True)
+        with writing(self.final.parent):
+            self.final.parent.mkdir(parents=True, exist_ok=True)
         while True:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
@@ -189,8 +196,14 @@ class RunDir:
             if _same_file(fd, self.lock_path):
                 break
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            with writing(self.lock_path):  # a full disk fails here first
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except BaseException:
+            self._lock = fd
+            self.release(tidy=True)
+            raise
         self._lock = fd
 
     def release(self, tidy: bool = False) -> None:

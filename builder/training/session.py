@@ -14,6 +14,7 @@ import math
 import keras
 
 from ..compiler import build
+from ..errors import writing
 from ..summary import summary_text
 from . import precision as precision_mod
 from . import strategy as strategy_mod
@@ -69,9 +70,12 @@ def start(plan: RunPlan, run: RunDir, say=print) -> Session:
     session = Session(plan, run, model, placement, decision, state, frozen, steps, per_call,
                       left_out)
     run.create()
-    run.file(BLUEPRINT).write_text(plan.blueprint.to_json() + "\n", encoding="utf-8")
-    write_json(run.file(CONFIG), config_record(plan, session))
-    run.file(SUMMARY).write_text(summary_text(plan.report), encoding="utf-8")
+    with writing(run.file(BLUEPRINT)):
+        run.file(BLUEPRINT).write_text(plan.blueprint.to_json() + "\n", encoding="utf-8")
+    with writing(run.file(CONFIG)):
+        write_json(run.file(CONFIG), config_record(plan, session))
+    with writing(run.file(SUMMARY)):
+        run.file(SUMMARY).write_text(summary_text(plan.report), encoding="utf-8")
     return session
 
 

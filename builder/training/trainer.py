@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import sys
 
+from ..errors import FULL, DiskFull
 from .finish import TrainingStopped, final_paragraph, finish, stopped_error
 from .options import TrainOptions
 from .plan import plan_new, plan_resume
-from .rundir import RunDir, default_out
+from .rundir import RunDir, default_out, has_checkpoint
 from .session import start, train_phases
 
 __all__ = ["TrainingStopped", "train"]
@@ -50,10 +51,24 @@ def train(spec=None, options: TrainOptions | None = None, *, out=None, resume: b
             metrics = finish(session)
     except KeyboardInterrupt:
         raise _interrupted(run) from None
+    except DiskFull as e:
+        raise _disk_full(run, e.path) from None
+    except OSError as e:  # a full disk where no `writing` block named the file
+        if e.errno not in FULL:
+            raise
+        raise _disk_full(run, e.filename or run.path) from None
     if session.nan is not None:
         raise stopped_error(session)
     say(final_paragraph(session, metrics))
     return {**metrics, "run": str(run.final)}
+
+
+def _disk_full(run: RunDir, path) -> DiskFull:
+    if has_checkpoint(run.partial):
+        return DiskFull(path, f"the run is kept in {run.partial}: free some space, then "
+                              f"resume=True with out={str(run.final)!r} continues it",
+                        arguments=("resume", "out"))
+    return DiskFull(path, "nothing was kept; free some space and train again")
 
 
 def _interrupted(run: RunDir) -> KeyboardInterrupt:
