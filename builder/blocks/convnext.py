@@ -46,7 +46,7 @@ class ConvNeXtBlock(Block):
     activation: ActivationName = "gelu"
 
     def expand(self, input_shape):
-        channels = input_shape[-1]
+        channels = self.input_channels(input_shape)
         layers = [DepthwiseConv2D(self.kernel_size, name="depthwise"),
                   LayerNorm(self.epsilon, name="norm"),
                   Conv2D(channels * self.expansion, 1, name="expand"),

@@ -54,7 +54,7 @@ class InceptionResNetA(Block):
             _chain("branch3x3_double", ConvBNUnscaled(self.reduce_3x3_double),
                    ConvBNUnscaled(self.middle_3x3_double, 3),
                    ConvBNUnscaled(self.filters_3x3_double, 3)),
-        ), input_shape[-1], self.scale, self.activation)
+        ), self.input_channels(input_shape), self.scale, self.activation)
 
 
 @blueprint
@@ -75,7 +75,7 @@ class InceptionResNetB(Block):
             _chain("branch7x7", ConvBNUnscaled(self.reduce_7x7),
                    ConvBNUnscaled(self.filters_1x7, (1, 7)),
                    ConvBNUnscaled(self.filters_7x1, (7, 1))),
-        ), input_shape[-1], self.scale, self.activation)
+        ), self.input_channels(input_shape), self.scale, self.activation)
 
 
 @blueprint
@@ -97,7 +97,7 @@ class InceptionResNetC(Block):
             _chain("branch3x3", ConvBNUnscaled(self.reduce_3x3),
                    ConvBNUnscaled(self.filters_1x3, (1, 3)),
                    ConvBNUnscaled(self.filters_3x1, (3, 1))),
-        ), input_shape[-1], self.scale, self.activation)
+        ), self.input_channels(input_shape), self.scale, self.activation)
 
 
 @blueprint

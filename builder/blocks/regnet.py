@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from ..dsl.base import (Block, Epsilon, Fraction, Min, Momentum, Pair, PositiveInt,
+from ..dsl.base import (Block, Epsilon, Fraction, Max, Min, Momentum, Pair, PositiveInt,
                         blueprint)
 from ..dsl.combinators import Residual, Sequence
 from ..dsl.layers import ActivationName, Initializer
@@ -24,7 +24,8 @@ from .units import ConvBN
 
 __all__ = ["RegNetBlock", "RegNetStage"]
 
-BottleneckRatio = Annotated[float, Min(0.0, exclusive=True)]
+# Inner width / output width: the paper's b is 1 (X, Y) or 1/4 .. 4 in its sweeps.
+BottleneckRatio = Annotated[float, Min(0.0, exclusive=True), Max(64.0)]
 
 
 @blueprint
@@ -62,7 +63,7 @@ class RegNetBlock(Block):
                 "makes them compatible")
 
     def expand(self, input_shape):
-        channels, inner = input_shape[-1], self.inner_width
+        channels, inner = self.input_channels(input_shape), self.inner_width
         unit = dict(bn_epsilon=self.bn_epsilon, bn_momentum=self.bn_momentum,
                     kernel_initializer=self.kernel_initializer)
         body = [ConvBN(inner, 1, activation=self.activation, name="conv1", **unit),

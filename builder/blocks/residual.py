@@ -110,7 +110,7 @@ class BasicBlock(Block):
                     Conv2D(out, 3, use_bias=self.use_bias, name="conv2"))
             projection = Conv2D(out, 1, strides=strides, padding="valid",
                                 use_bias=self.use_bias, name="shortcut")
-            return _residual("v2", body, input_shape[-1], out, strides, projection, None)
+            return _residual("v2", body, self.input_channels(input_shape), out, strides, projection, None)
         conv = dict(use_bias=self.use_bias, bn_epsilon=eps, bn_momentum=mom)
         body = (ConvBN(out, 3, strides=strides, padding=padding, activation=act,
                        name="conv1", **conv),
@@ -118,7 +118,7 @@ class BasicBlock(Block):
                 ConvBN(out, 3, activation=None, name="conv2", **conv))
         projection = ConvBN(out, 1, strides=strides, padding="valid", activation=None,
                             name="shortcut", **conv)
-        return _residual(self.version, body, input_shape[-1], out, strides, projection, act)
+        return _residual(self.version, body, self.input_channels(input_shape), out, strides, projection, act)
 
 
 @blueprint
@@ -190,7 +190,7 @@ class Bottleneck(Block):
                     Conv2D(out, 1, padding="valid", use_bias=self.use_bias, name="conv3"))
             projection = Conv2D(out, 1, strides=strides, padding="valid",
                                 use_bias=self.use_bias, name="shortcut")
-            return _residual("v2", body, input_shape[-1], out, strides, projection, None)
+            return _residual("v2", body, self.input_channels(input_shape), out, strides, projection, None)
         conv = dict(use_bias=self.use_bias, bn_epsilon=eps, bn_momentum=mom)
         body = (ConvBN(width, 1, strides=reduce_strides, padding="valid", activation=act,
                        name="conv1", **conv),
@@ -198,7 +198,7 @@ class Bottleneck(Block):
                        activation=act, name="conv2", **conv),
                 ConvBN(out, 1, padding="valid", activation=None, name="conv3", **conv),
                 *self._squeeze_excite())
-        return _residual(self.version, body, input_shape[-1], out, strides,
+        return _residual(self.version, body, self.input_channels(input_shape), out, strides,
                          self._projection(out, conv), act, self.drop_rate)
 
     def _squeeze_excite(self):

@@ -75,7 +75,7 @@ class TransformerBlock(Block):
     scalable_widths = ("mlp_dim",)
 
     def expand(self, input_shape):
-        width = input_shape[-1]
+        width = self.input_channels(input_shape)
         key_dim = self.key_dim
         if key_dim is None:
             _heads_divide("TransformerBlock", width, self.heads)
