@@ -97,7 +97,7 @@ def test_every_module_has_a_layer():
 
 
 #: Libraries heavy enough to import only inside the functions that use them, so that
-#: ``import builder`` and the CLI's start stay free of them (DESIGN.md, "Imports").
+#: ``import builder`` and the command line's start stay free of them.
 HEAVY = {"keras", "tensorflow", "tensorflow_datasets", "keras_tuner", "jax", "torch",
          "tf2onnx", "onnx", "onnxruntime", "PIL", "sklearn", "matplotlib", "pydot"}
 #: The longest a function under builder/ or tuning/ may be, in lines.
