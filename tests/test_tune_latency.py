@@ -38,6 +38,7 @@ def test_latency_is_measured_once_per_candidate(monkeypatch):
     assert len(calls) == 2
 
 
+@pytest.mark.slow
 def test_a_latency_budget_on_digits_rejects_and_records(tmp_path):
     """No candidate answers in a microsecond: each is measured, rejected and recorded, and
     the search stops after --max-rejected of them (nothing trains)."""
