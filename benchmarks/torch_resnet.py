@@ -10,7 +10,7 @@ multiply-adds are the same. It trains as PyTorch users train on a CPU: eager,
 Run as a worker by ``benchmarks/training.py`` (PyTorch may live in another environment:
 ``--torch-python``): it builds the model, trains a warm-up epoch, prints ``ready``, then for
 each line ``epoch`` on its standard input trains one epoch of ``--steps`` steps and prints
-the seconds it took; for ``ops`` it prints, as JSON, the operators' self CPU time over
+the seconds it took and the CPU seconds this process used; for ``ops`` it prints, as JSON, the operators' self CPU time over
 one epoch under ``torch.profiler``, most first. It ends at the end of its input.
 
     python benchmarks/torch_resnet.py --size 64 --batch-size 16 --steps 8 --dtype bfloat16
@@ -80,11 +80,12 @@ class Trainer:
         loss.backward()
         self.optimizer.step()
 
-    def epoch(self) -> float:
-        start = time.perf_counter()
+    def epoch(self) -> tuple[float, float]:
+        """(seconds, CPU seconds of this process's threads) for one epoch."""
+        start, cpu = time.perf_counter(), time.process_time()
         for i in range(self.steps):
             self.step(i)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu
 
     def ops(self, top: int = 25) -> list[dict]:
         """Self CPU time per operator over one epoch, in ms per step, most first."""
@@ -110,7 +111,7 @@ def main() -> None:
     for line in sys.stdin:
         command = line.strip()
         if command == "epoch":
-            print(f"{trainer.epoch():.6f}", flush=True)
+            print("%.6f %.6f" % trainer.epoch(), flush=True)
         elif command == "ops":
             print(json.dumps(trainer.ops()), flush=True)
         elif command:

@@ -17,11 +17,12 @@ ResNet-50 has a third contender, trained in the same turns: a plain PyTorch ResN
 (``benchmarks/torch_resnet.py``: eager, channels_last, bfloat16 autocast for
 mixed_bfloat16) in a worker process run by ``--torch-python`` (default: this Python, if
 it has torch; ``pip install -e '.[bench]'``), under float32 and mixed_bfloat16. Its
-columns are its images per second and ours over it.
+columns are its images per second, ours over it, and the same ratio by the CPU seconds
+each process used per image (on a machine shared with other work, the steadier figure).
 
 Goals: ours at least 1.0x keras.applications (within noise) for the same network and
-settings; ``auto`` (builder's measured precision choice) at least as fast as the best fixed
-policy within noise and never slower than float32.
+settings; ``auto`` (builder's measured precision choice, with its fused batch norm) at
+least as fast as the best fixed policy within noise and never slower than float32.
 
 Achieved FLOP rate = MACs (from builder's analysis) x 2 FLOPs x 3 (forward and backward)
 x images per second, against the peak of a large matmul measured here in float32 and
@@ -75,10 +76,10 @@ class Timer:
 
         class Callback(keras.callbacks.Callback):
             def on_epoch_begin(cb, epoch, logs=None):
-                cb.start = time.perf_counter()
+                cb.start, cb.cpu = time.perf_counter(), time.process_time()
 
             def on_epoch_end(cb, epoch, logs=None):
-                self.last = time.perf_counter() - cb.start
+                self.last = (time.perf_counter() - cb.start, time.process_time() - cb.cpu)
 
         self.callback = Callback()
         self.last = None
@@ -142,20 +143,24 @@ class TorchPeer:
         if self._ask() != "ready":
             raise RuntimeError("the PyTorch worker did not start")
 
-    def epoch(self) -> float:
-        return float(self._ask("epoch"))
+    def epoch(self) -> tuple[float, float]:
+        wall, cpu = self._ask("epoch").split()
+        return float(wall), float(cpu)
 
     def close(self) -> None:
         self.process.stdin.close()
         self.process.wait()
 
 
-def measure(name, size, policy, batch, steps, repeat, classes=10, torch_python=None):
-    """Images per second of ours, keras.applications' and (``torch_python`` given) the
-    PyTorch peer's model, timed in turns; and the network's MACs."""
+def measure(name, size, policy, batch, steps, repeat, classes=10, torch_python=None,
+            fused=False):
+    """Images per second of ours (``fused``: built with FusedBatchNorm, as ``train
+    --precision auto`` builds on a CPU), keras.applications' and (``torch_python`` given)
+    the PyTorch peer's model, timed in turns; and the network's MACs."""
     import keras
 
     import builder
+    from builder.ops import fused_batch_norm
 
     keras.backend.clear_session()
     keras.mixed_precision.set_global_policy(policy)
@@ -163,7 +168,9 @@ def measure(name, size, policy, batch, steps, repeat, classes=10, torch_python=N
     bp = builder.load(name, input_shape=(size, size, 3), classes=classes)
     peer = (TorchPeer(torch_python, size, batch, steps, PEER_DTYPES[policy])
             if torch_python and name == "resnet50" and policy in PEER_DTYPES else None)
-    models = {"ours": compile_model(builder.build(bp)),
+    with fused_batch_norm(fused):
+        ours = builder.build(bp)
+    models = {"ours": compile_model(ours),
               "keras": compile_model(common.keras_app(name, input_shape=(size, size, 3),
                                                       classes=classes))}
     epochs = {key: fit_epoch(model, data, steps) for key, model in models.items()}
@@ -181,16 +188,18 @@ def measure(name, size, policy, batch, steps, repeat, classes=10, torch_python=N
         if peer:
             peer.close()
     keras.mixed_precision.set_global_policy("float32")
-    ips = {k: batch * steps / statistics.median(v) for k, v in seconds.items()}
-    return ips, builder.analyze(bp).macs
+    ips = {k: batch * steps / statistics.median(w for w, _ in v) for k, v in seconds.items()}
+    cpu = {k: statistics.median(c for _, c in v) / (batch * steps) for k, v in seconds.items()}
+    return ips, cpu, builder.analyze(bp).macs
 
 
 def fit_epoch(model, data, steps):
     """A function that trains ``model`` one epoch through ``fit`` and returns its seconds
-    (from the epoch's start to its end, as Keras's callbacks see them)."""
+    and the CPU seconds of this process (from the epoch's start to its end, as Keras's
+    callbacks see them)."""
     timer = Timer()
 
-    def run() -> float:
+    def run() -> tuple[float, float]:
         model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[timer.callback])
         return timer.last
 
@@ -242,13 +251,16 @@ def main():
                                  f"(--float16-sizes {args.float16_sizes})")
                     continue
                 policy, reason = resolve_policy(requested, name, size, 10, args.batch_size)
-                ips, macs = measure(name, size, policy, args.batch_size,
+                ips, cpu, macs = measure(name, size, policy, args.batch_size,
                                     max(2, steps // 4) if emulated else steps,
                                     1 if emulated else args.repeat,
-                                    torch_python=None if requested == "auto" else torch_python)
+                                    torch_python=None if requested == "auto" else torch_python,
+                                    fused=requested == "auto")
                 peak = peaks["bfloat16" if "bfloat16" in policy else "float32"]
                 flops = macs * 2 * 3 * ips["ours"]
                 label = requested if requested == policy else f"{requested} -> {policy}"
+                if requested == "auto":
+                    label += ", fused BN"
                 if requested != "auto":
                     best_fixed[requested] = ips["ours"]
                 torch_ips = ips.get("torch")
@@ -256,6 +268,7 @@ def main():
                              f"{ips['keras']:.1f}", f"{ips['ours'] / ips['keras']:.2f}",
                              f"{torch_ips:.1f}" if torch_ips else "",
                              f"{ips['ours'] / torch_ips:.2f}" if torch_ips else "",
+                             f"{cpu['torch'] / cpu['ours']:.2f}" if torch_ips else "",
                              f"{flops / 1e9:.1f}", f"{100 * flops / peak:.1f}%"])
                 if requested == "auto" and best_fixed:
                     best = max(best_fixed.values())
@@ -265,7 +278,8 @@ def main():
                                  f"reason: {reason}")
                 print(rows[-1], flush=True)
     header = ["blueprint", "input", "precision", "ours img/s", "keras img/s", "ratio",
-              "torch img/s", "ours/torch", "ours GFLOP/s", "of matmul peak"]
+              "torch img/s", "ours/torch", "ours/torch by CPU time", "ours GFLOP/s",
+              "of matmul peak"]
     if not torch_python:
         notes.append("PyTorch peer not run (no torch here: pip install -e '.[bench]', or "
                      "--torch-python PYTHON)")
