@@ -19,10 +19,10 @@ import common
 
 # (name, spatial size at a 64x64 input, input channels, output channels, kernel) of the
 # convolutions that dominate each stage of ResNet-50 (bottleneck 1x1 and 3x3).
-CONVS = [("stage1 3x3", 16, 64, 64, 3), ("stage1 1x1 up", 16, 64, 256, 1),
-         ("stage2 3x3", 8, 128, 128, 3), ("stage2 1x1 up", 8, 128, 512, 1),
-         ("stage3 3x3", 4, 256, 256, 3), ("stage3 1x1 up", 4, 256, 1024, 1),
-         ("stage4 3x3", 2, 512, 512, 3), ("stage4 1x1 up", 2, 512, 2048, 1)]
+CONVS = [("stage1", 16, 64, 64, 3), ("stage1", 16, 64, 256, 1),
+         ("stage2", 8, 128, 128, 3), ("stage2", 8, 128, 512, 1),
+         ("stage3", 4, 256, 256, 3), ("stage3", 4, 256, 1024, 1),
+         ("stage4", 2, 512, 512, 3), ("stage4", 2, 512, 2048, 1)]
 
 
 def conv_calls(batch, hw, cin, cout, k, dtype):
