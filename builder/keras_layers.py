@@ -183,8 +183,9 @@ class SelectToken(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class FusedBatchNorm(keras.layers.BatchNormalization):
     """Keras's BatchNormalization, computed on the TensorFlow backend by one fused kernel
-    (``FusedBatchNormV3`` and its gradient, oneDNN's on a CPU) on images (rank 4,
-    channels last), as Keras 2 did; elsewhere Keras's own computation.
+    (``FusedBatchNormV3`` and its gradient, oneDNN's on a CPU) on float32 and bfloat16
+    images (rank 4, channels last), as Keras 2 did; elsewhere (other backends, float16,
+    masks, renorm) Keras's own computation.
 
     Keras 3 normalizes with separate ops: under mixed precision it casts the bfloat16
     input to float32, computes the moments and the normalization in several passes over
@@ -227,5 +228,4 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
         return (keras.backend.backend() == "tensorflow" and mask is None
                 and len(inputs.shape) == 4 and self.axis in (-1, 3) and not self.renorm
                 and not self.synchronized and inputs.shape[-1] is not None
-                and keras.backend.standardize_dtype(inputs.dtype)
-                in ("float32", "bfloat16", "float16"))
+                and keras.backend.standardize_dtype(inputs.dtype) in ("float32", "bfloat16"))
