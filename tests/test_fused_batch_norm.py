@@ -19,7 +19,7 @@ CONV_BN = json.dumps({"type": "Network", "name": "conv_bn", "input_shape": [8, 8
                       "head": {"type": "ClassifierHead", "classes": 10}})
 
 
-def _pair(policy):
+def _pair(policy, shape=(8, 6, 6, 32)):
     """A Keras BatchNormalization and a FusedBatchNorm with the same (non-initial)
     weights, under ``policy``."""
     import keras
@@ -30,7 +30,6 @@ def _pair(policy):
         fused = FusedBatchNorm(momentum=0.9, epsilon=1.001e-5)
     finally:
         keras.config.set_dtype_policy("float32")
-    shape = (8, 6, 6, 32)
     plain.build(shape)
     fused.build(shape)
     rng = np.random.default_rng(0)
@@ -114,3 +113,20 @@ def test_train_auto_builds_fused_and_the_run_exports(tmp_path, cli):
         assert "FusedBatchNorm" in archive.read("config.json").decode()
     out = cli("export", str(run), "--format", "onnx", "--out", str(tmp_path / "m.onnx"))
     assert out.returncode == 0, out.stderr
+
+
+def test_what_the_kernel_does_not_take_is_computed_by_keras(monkeypatch):
+    import tensorflow as tf
+
+    calls = []
+    original = tf.raw_ops.FusedBatchNormV3
+    monkeypatch.setattr(tf.raw_ops, "FusedBatchNormV3",
+                        lambda **kw: calls.append(1) or original(**kw))
+    plain, fused = _pair("float32", (8, 32))
+    features = tf.random.stateless_normal((8, 32), seed=(3, 4))  # rank 2: not images
+    np.testing.assert_allclose(fused(features, training=True), plain(features, training=True),
+                               atol=1e-5)
+    assert calls == []
+    _, fused = _pair("float32")
+    fused(tf.random.stateless_normal((8, 6, 6, 32), seed=(3, 4)), training=True)
+    assert calls == [1]
