@@ -4,6 +4,7 @@ FLOP rate against this machine's measured matmul peak.
     python benchmarks/training.py [--names resnet50,mobilenet_v2,efficientnet_b0]
         [--sizes 64,224] [--policies float32,mixed_float16,mixed_bfloat16,auto]
         [--float16-sizes 64] [--batch-size 32] [--steps 8] [--repeat 3]
+        [--torch-python PYTHON | --no-torch] [--section training]
 
 Both models get the same in-memory tf.data pipeline, batch size, optimizer and loss. After
 a warm-up epoch (excluded) the two models train one epoch of ``--steps`` steps in turns,
@@ -12,9 +13,16 @@ a warm-up epoch (excluded) the two models train one epoch of ``--steps`` steps i
 where float16 arithmetic is emulated (about 20x slower than float32), mixed_float16 is timed
 only at ``--float16-sizes``, with a quarter of the steps and one timed epoch.
 
+ResNet-50 has a third contender, trained in the same turns: a plain PyTorch ResNet-50
+(``benchmarks/torch_resnet.py``: eager, channels_last, bfloat16 autocast for
+mixed_bfloat16) in a worker process run by ``--torch-python`` (default: this Python, if
+it has torch; ``pip install -e '.[bench]'``), under float32 and mixed_bfloat16. Its
+columns are its images per second, ours over it, and the same ratio by the CPU seconds
+each process used per image (on a machine shared with other work, the steadier figure).
+
 Goals: ours at least 1.0x keras.applications (within noise) for the same network and
-settings; ``auto`` (builder's measured precision choice) at least as fast as the best fixed
-policy within noise and never slower than float32.
+settings; ``auto`` (builder's measured precision choice, with its fused batch norm) at
+least as fast as the best fixed policy within noise and never slower than float32.
 
 Achieved FLOP rate = MACs (from builder's analysis) x 2 FLOPs x 3 (forward and backward)
 x images per second, against the peak of a large matmul measured here in float32 and
@@ -22,10 +30,18 @@ bfloat16.
 """
 
 import argparse
+import importlib.util
+import os
 import statistics
+import subprocess
+import sys
 import time
 
 import common
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+#: The Keras policies the PyTorch peer trains under, and its dtype for each.
+PEER_DTYPES = {"float32": "float32", "mixed_bfloat16": "bfloat16"}
 
 
 def matmul_peak(dtype: str, n: int = 2048, repeat: int = 10) -> float:
@@ -60,10 +76,10 @@ class Timer:
 
         class Callback(keras.callbacks.Callback):
             def on_epoch_begin(cb, epoch, logs=None):
-                cb.start = time.perf_counter()
+                cb.start, cb.cpu = time.perf_counter(), time.process_time()
 
             def on_epoch_end(cb, epoch, logs=None):
-                self.last = time.perf_counter() - cb.start
+                self.last = (time.perf_counter() - cb.start, time.process_time() - cb.cpu)
 
         self.callback = Callback()
         self.last = None
@@ -101,30 +117,93 @@ def resolve_policy(policy, name, size, classes, batch):
     return decision["policy"], decision.get("reason", "")
 
 
-def measure(name, size, policy, batch, steps, repeat, classes=10):
+class TorchPeer:
+    """The PyTorch ResNet-50 of ``torch_resnet.py``, training in a worker process (see
+    there): it warms up while it starts; ``epoch()`` trains one timed epoch."""
+
+    def __init__(self, python, size, batch, steps, dtype):
+        # OpenMP threads spin while they wait by default: on a machine shared with other
+        # work that made PyTorch up to 6x slower here; TensorFlow's thread pool does not spin.
+        env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+        self.process = subprocess.Popen(
+            [python, os.path.join(HERE, "torch_resnet.py"), "--size", str(size),
+             "--batch-size", str(batch), "--steps", str(steps), "--dtype", dtype],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+
+    def _ask(self, command=None) -> str:
+        if command:
+            self.process.stdin.write(command + "\n")
+            self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the PyTorch worker ended (exit status {self.process.wait()})")
+        return line.strip()
+
+    def ready(self) -> None:
+        if self._ask() != "ready":
+            raise RuntimeError("the PyTorch worker did not start")
+
+    def epoch(self) -> tuple[float, float]:
+        wall, cpu = self._ask("epoch").split()
+        return float(wall), float(cpu)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def measure(name, size, policy, batch, steps, repeat, classes=10, torch_python=None,
+            fused=False):
+    """Images per second of ours (``fused``: built with FusedBatchNorm, as ``train
+    --precision auto`` builds on a CPU), keras.applications' and (``torch_python`` given)
+    the PyTorch peer's model, timed in turns; and the network's MACs."""
     import keras
 
     import builder
+    from builder.ops import fused_batch_norm
 
     keras.backend.clear_session()
     keras.mixed_precision.set_global_policy(policy)
     data = dataset(size, batch, classes)
     bp = builder.load(name, input_shape=(size, size, 3), classes=classes)
-    models = {"ours": compile_model(builder.build(bp)),
+    peer = (TorchPeer(torch_python, size, batch, steps, PEER_DTYPES[policy])
+            if torch_python and name == "resnet50" and policy in PEER_DTYPES else None)
+    with fused_batch_norm(fused):
+        ours = builder.build(bp)
+    models = {"ours": compile_model(ours),
               "keras": compile_model(common.keras_app(name, input_shape=(size, size, 3),
                                                       classes=classes))}
-    timers = {k: Timer() for k in models}
-    for key, model in models.items():  # warm-up: tracing and compiling, excluded
-        model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
-    seconds = {k: [] for k in models}
-    for _ in range(repeat):
-        for key, model in models.items():
-            model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0,
-                      callbacks=[timers[key].callback])
-            seconds[key].append(timers[key].last)
+    epochs = {key: fit_epoch(model, data, steps) for key, model in models.items()}
+    for run in epochs.values():  # warm-up: tracing and compiling, excluded
+        run()
+    try:
+        if peer:
+            peer.ready()
+            epochs["torch"] = peer.epoch
+        seconds = {k: [] for k in epochs}
+        for _ in range(repeat):
+            for key, run in epochs.items():
+                seconds[key].append(run())
+    finally:
+        if peer:
+            peer.close()
     keras.mixed_precision.set_global_policy("float32")
-    ips = {k: batch * steps / statistics.median(v) for k, v in seconds.items()}
-    return ips, builder.analyze(bp).macs
+    ips = {k: batch * steps / statistics.median(w for w, _ in v) for k, v in seconds.items()}
+    cpu = {k: statistics.median(c for _, c in v) / (batch * steps) for k, v in seconds.items()}
+    return ips, cpu, builder.analyze(bp).macs
+
+
+def fit_epoch(model, data, steps):
+    """A function that trains ``model`` one epoch through ``fit`` and returns its seconds
+    and the CPU seconds of this process (from the epoch's start to its end, as Keras's
+    callbacks see them)."""
+    timer = Timer()
+
+    def run() -> tuple[float, float]:
+        model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[timer.callback])
+        return timer.last
+
+    return run
 
 
 def main():
@@ -138,7 +217,16 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--torch-python", metavar="PYTHON",
+                        default=sys.executable if importlib.util.find_spec("torch") else None,
+                        help="a Python with torch, to run the PyTorch ResNet-50 peer "
+                             "(default: this one, if it has torch)")
+    parser.add_argument("--no-torch", action="store_true", help="leave the PyTorch peer out")
+    parser.add_argument("--section", default="training",
+                        help="the section of BENCHMARKS.md to write (another name keeps the "
+                             "full table when timing a few rows)")
     args = parser.parse_args()
+    torch_python = None if args.no_torch else args.torch_python
     known = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
     unknown = [p for p in args.policies.split(",") if p not in known]
     if unknown:
@@ -163,16 +251,24 @@ def main():
                                  f"(--float16-sizes {args.float16_sizes})")
                     continue
                 policy, reason = resolve_policy(requested, name, size, 10, args.batch_size)
-                ips, macs = measure(name, size, policy, args.batch_size,
+                ips, cpu, macs = measure(name, size, policy, args.batch_size,
                                     max(2, steps // 4) if emulated else steps,
-                                    1 if emulated else args.repeat)
+                                    1 if emulated else args.repeat,
+                                    torch_python=None if requested == "auto" else torch_python,
+                                    fused=requested == "auto")
                 peak = peaks["bfloat16" if "bfloat16" in policy else "float32"]
                 flops = macs * 2 * 3 * ips["ours"]
                 label = requested if requested == policy else f"{requested} -> {policy}"
+                if requested == "auto":
+                    label += ", fused BN"
                 if requested != "auto":
                     best_fixed[requested] = ips["ours"]
+                torch_ips = ips.get("torch")
                 rows.append([name, f"{size}x{size}", label, f"{ips['ours']:.1f}",
                              f"{ips['keras']:.1f}", f"{ips['ours'] / ips['keras']:.2f}",
+                             f"{torch_ips:.1f}" if torch_ips else "",
+                             f"{ips['ours'] / torch_ips:.2f}" if torch_ips else "",
+                             f"{cpu['torch'] / cpu['ours']:.2f}" if torch_ips else "",
                              f"{flops / 1e9:.1f}", f"{100 * flops / peak:.1f}%"])
                 if requested == "auto" and best_fixed:
                     best = max(best_fixed.values())
@@ -182,7 +278,11 @@ def main():
                                  f"reason: {reason}")
                 print(rows[-1], flush=True)
     header = ["blueprint", "input", "precision", "ours img/s", "keras img/s", "ratio",
-              "ours GFLOP/s", "of matmul peak"]
+              "torch img/s", "ours/torch", "ours/torch by CPU time", "ours GFLOP/s",
+              "of matmul peak"]
+    if not torch_python:
+        notes.append("PyTorch peer not run (no torch here: pip install -e '.[bench]', or "
+                     "--torch-python PYTHON)")
     common.print_table("Training throughput (median of interleaved epochs)", header, rows)
     peak_line = (f"Matmul peak measured in this run (2048x2048): float32 "
                  f"{peaks['float32'] / 1e9:.0f} GFLOP/s, bfloat16 {peaks['bfloat16'] / 1e9:.0f} GFLOP/s. "
@@ -192,7 +292,11 @@ def main():
     print(peak_line)
     for n in notes:
         print(n)
-    common.write_section("training", "Training throughput against keras.applications",
+    title = "Training throughput against keras.applications" + (
+        " and PyTorch" if torch_python else "")
+    if args.section != "training":
+        title += f" ({', '.join(args.names.split(','))}, {args.policies})"
+    common.write_section(args.section, title,
                          common.table(header, rows) + "\n\n" + peak_line + "\n\n"
                          + "\n".join(f"- {n}" for n in notes))
 

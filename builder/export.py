@@ -16,6 +16,13 @@ policy and given the trained weights (mixed-precision variables are float32 alre
 ONNX, TFLite and SavedModel runtimes get float32 kernels. That float32 model is the
 reference the export is verified against; the training policy is recorded in the
 metadata, and the difference from the model as trained is reported for information.
+
+``edits`` (the command line's ``--set PATH=VALUE``) change the run's blueprint before it is
+exported: the edited network is built again and given the trained weights, so only edits
+that keep every weight's shape are taken (a dropout rate, an activation, the input size of
+a network that pools before its head); one that would not fit them (a layer's width, the
+number of classes) is refused naming its path. The edits and the edited blueprint are
+recorded in the metadata, and the export is verified against the edited model.
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ import zipfile
 import numpy as np
 
 from .compiler import build
-from .errors import ArgumentError, UserError, writing
+from .edit import edit
+from .errors import ArgumentError, BlueprintError, UserError, writing
 from .serialize import from_json
 from .training.rundir import BLUEPRINT, CONFIG, METRICS, MODEL
 from .weights import load_model_file
@@ -45,7 +53,6 @@ METADATA = "builder.json"
 class ExportError(Exception):
     """An export that does not reproduce the Keras model (an internal fault)."""
 
-
 @dataclasses.dataclass
 class Run:
     path: str
@@ -54,7 +61,8 @@ class Run:
     config: dict
     metrics: dict
     trained_policy: str = "float32"
-    trained_model: object = None  # the model as trained, where its policy was not float32
+    trained_model: object = None  # the model as trained, where the export is another one
+    edits: dict = dataclasses.field(default_factory=dict)
 
     @property
     def input_shape(self) -> tuple:
@@ -68,6 +76,7 @@ class Run:
             "training_config": self.config,
             "metrics": self.metrics,
             "precision": {"export": "float32", "training": self.trained_policy},
+            "edits": self.edits,
             "class_names": self.config.get("class_names") or self.config.get("data", {}).get("class_names"),
             "input": {"height": self.input_shape[0], "width": self.input_shape[1],
                       "channels": self.input_shape[2],
@@ -75,8 +84,9 @@ class Run:
         }
 
 
-def load_run(path: str) -> Run:
-    """A run directory written by ``builder train``."""
+def load_run(path: str, edits: dict | None = None) -> Run:
+    """A run directory written by ``builder train``; ``edits`` (``{"PATH.FIELD": value}``)
+    change its blueprint, keeping the trained weights (see the module's docstring)."""
     model_path = os.path.join(path, MODEL)
     if not os.path.isdir(path):
         raise UserError(f"{path}: no such run directory")
@@ -94,11 +104,19 @@ def load_run(path: str) -> Run:
             raise UserError(f"{p}: cannot read: {e}") from None
 
     model = load_model_file(model_path)
-    blueprint = json.dumps(read_json(BLUEPRINT))
+    original = json.dumps(read_json(BLUEPRINT))
+    blueprint = _edited(original, edits, path) if edits else original
     policy = _training_policy(model)
-    deployable = model if policy == "float32" else _float32_model(model, blueprint, path)
+    deployable = model
+    if policy != "float32" or edits:
+        deployable = _float32_model(blueprint, path)
+        misfit = _misfit(model, deployable)
+        if misfit:
+            raise _refusal(model, original, edits, misfit, path)
+        deployable.set_weights(model.get_weights())
     return Run(path, deployable, blueprint, read_json(CONFIG), read_json(METRICS),
-               trained_policy=policy, trained_model=model if deployable is not model else None)
+               trained_policy=policy, trained_model=model if deployable is not model else None,
+               edits=dict(edits or {}))
 
 
 def _training_policy(model) -> str:
@@ -108,21 +126,62 @@ def _training_policy(model) -> str:
     return reduced[0] if reduced else "float32"
 
 
-def _float32_model(model, blueprint_json: str, path: str):
-    """The run's network built again under the float32 policy, with its trained weights."""
-    import keras
+def _edited(blueprint_json: str, edits: dict, path: str) -> str:
+    """The run's blueprint (JSON) with ``edits`` applied and checked."""
+    if blueprint_json == "{}":
+        raise UserError(f"{path}: the run has no blueprint.json to apply the edits "
+                        f"({', '.join(edits)}) to")
+    return edit(from_json(blueprint_json, source=f"{path}/blueprint.json"), edits).to_json()
 
+
+def _float32_model(blueprint_json: str, path: str):
+    """The run's network built again from ``blueprint_json`` under the float32 policy
+    (its weights are then set to the trained ones)."""
     if blueprint_json == "{}":
         raise UserError(f"{path}: the model trained in mixed precision and the run has no "
                         f"blueprint.json to build its float32 form from")
+    return _build_float32(blueprint_json)
+
+
+def _build_float32(blueprint_json: str):
+    import keras
+
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")
     try:
-        rebuilt = build(from_json(blueprint_json))
+        return build(from_json(blueprint_json))
     finally:
         keras.config.set_dtype_policy(previous)
-    rebuilt.set_weights(model.get_weights())
-    return rebuilt
+
+
+def _misfit(trained, rebuilt) -> str | None:
+    """Where ``rebuilt``'s weights differ in shape from ``trained``'s, or None."""
+    old, new = trained.weights, rebuilt.weights
+    for a, b in zip(old, new):
+        if tuple(a.shape) != tuple(b.shape):
+            return f"{a.path} would change from {tuple(a.shape)} to {tuple(b.shape)}"
+    if len(old) != len(new):
+        return f"the model would have {len(new)} weights instead of {len(old)}"
+    return None
+
+
+def _refusal(trained, original: str, edits: dict, misfit: str, path: str) -> UserError:
+    """The error for edits that do not fit the trained weights, naming the first edit
+    that does not fit alone (or all of them where only together they do not)."""
+
+    bp = from_json(original, source=f"{path}/blueprint.json")
+
+    def misfits_alone(key) -> bool:
+        try:
+            alone = edit(bp, {key: edits[key]})
+        except UserError:  # it needs an earlier edit: not to be judged alone
+            return False
+        return _misfit(trained, _build_float32(alone.to_json())) is not None
+
+    keys = next((key for key in edits if misfits_alone(key)), None) or ", ".join(edits)
+    return BlueprintError(f"does not fit the run's trained weights ({misfit}); export takes "
+                          f"only edits that keep every weight's shape (a dropout rate, an "
+                          f"activation); train again to change the shapes", path=keys)
 
 
 def _main_output(model):
@@ -139,7 +198,8 @@ def serving_model(model, dtype: str):
     x = keras.layers.Resizing(height, width, interpolation="bilinear", name="resize")(images)
     if dtype == "uint8":
         x = keras.layers.Rescaling(1.0 / 255, name="scale")(x)
-    return keras.Model(images, core(x), name=f"serving_{dtype}")
+    # training=False held in the graph: Dropout stays off whoever calls it, however.
+    return keras.Model(images, core(x, training=False), name=f"serving_{dtype}")
 
 
 def _check_images(run, batch=3, seed=0):
@@ -294,9 +354,11 @@ def default_extension(fmt: str) -> str:
     return {"saved_model": "", "keras": ".keras", "onnx": ".onnx", "tflite": ".tflite"}[fmt]
 
 
-def export(run_dir: str, fmt: str, out: str, force: bool = False) -> list[tuple[str, float]]:
-    """Export the run at ``run_dir`` to ``out``; returns the verification figures
-    (what was compared, max |difference|)."""
+def export(run_dir: str, fmt: str, out: str, force: bool = False,
+           edits: dict | None = None) -> list[tuple[str, float]]:
+    """Export the run at ``run_dir`` to ``out``, its blueprint changed by ``edits``
+    (``{"PATH.FIELD": value}``, only edits that keep the trained weights' shapes); returns
+    the verification figures (what was compared, max |difference|)."""
     if fmt not in FORMATS:
         raise ArgumentError(f"format={fmt!r}: use one of {', '.join(FORMATS)}",
                             arguments=("format",))
@@ -313,7 +375,7 @@ def export(run_dir: str, fmt: str, out: str, force: bool = False) -> list[tuple[
     if fmt in ("onnx",):
         _need("tf2onnx", "onnx")
         _need("onnxruntime", "onnx")
-    run = load_run(run_dir)
+    run = load_run(run_dir, edits)
     write, verify = WRITERS[fmt]
     raw, _ = _check_images(run)
     reference = np.asarray(serving_model(run.model, "uint8")(raw, training=False))
@@ -332,7 +394,8 @@ def export(run_dir: str, fmt: str, out: str, force: bool = False) -> list[tuple[
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if run.trained_model is not None:
-        results.append((f"float32 export vs the {run.trained_policy} model as trained "
+        what = "edited float32 export" if run.edits else "float32 export"
+        results.append((f"{what} vs the {run.trained_policy} model as trained "
                         f"(information, not checked)", drift))
     return results
 

@@ -15,6 +15,8 @@ does not fit evenly is a warning; one that does not fit at all is an error.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 from typing import Callable
 
@@ -153,6 +155,23 @@ def _keras():
 def keras_name(path: str) -> str:
     """Keras layer names cannot hold '/': ``stage3/block2/conv`` -> ``stage3.block2.conv``."""
     return path.replace("/", ".")
+
+
+# Whether BatchNorm builds builder's FusedBatchNorm (see ``fused_batch_norm``).
+_FUSED_BATCH_NORM = contextvars.ContextVar("fused_batch_norm", default=False)
+
+
+@contextlib.contextmanager
+def fused_batch_norm(on: bool = True):
+    """Within it, BatchNorm blueprints build ``keras_layers.FusedBatchNorm`` (one fused
+    kernel each way on the TensorFlow backend; the same weights and results) instead of
+    ``keras.layers.BatchNormalization``. ``train --precision auto`` builds under it on a
+    CPU (``builder.training.precision``)."""
+    token = _FUSED_BATCH_NORM.set(on)
+    try:
+        yield
+    finally:
+        _FUSED_BATCH_NORM.reset(token)
 
 
 def _custom():
@@ -323,7 +342,9 @@ class BatchNormRule(Rule):
 
     @staticmethod
     def keras(layer, name):
-        bn = _keras().layers.BatchNormalization(
+        kind = (_custom().FusedBatchNorm if _FUSED_BATCH_NORM.get()
+                else _keras().layers.BatchNormalization)
+        bn = kind(
             axis=-1, momentum=layer.momentum, epsilon=layer.epsilon, center=layer.center,
             scale=layer.scale, name=name)
         return lambda xs: bn(xs[0])

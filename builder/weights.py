@@ -66,7 +66,11 @@ def _canonical(layer):
     depthwise convolution it is (keras.applications' MobileNet classifies with a 1x1
     convolution over a 1x1 map; its ConvNeXt has dense layers where the paper has 1x1
     convolutions, and a grouped Conv2D for the depthwise one)."""
-    kind = type(layer).__name__
+    import keras
+
+    # builder's FusedBatchNorm is a BatchNormalization computed otherwise: the same weights
+    kind = ("BatchNormalization" if isinstance(layer, keras.layers.BatchNormalization)
+            else type(layer).__name__)
     shapes = tuple(tuple(w.shape) for w in layer.weights)
     if kind == "Conv2D" and shapes[0][:2] == (1, 1) and getattr(layer, "groups", 1) == 1:
         return "Dense", (shapes[0][2:],) + shapes[1:]

@@ -249,6 +249,12 @@ CASES = [
     ("export-no-folder", ["export", "good_run", "--format", "tflite", "--out", "no/m.tflite"],
      ["cannot write"]),
     ("export-format", ["export", "good_run", "--format", "pickle", "--out", "m"], ["--format"]),
+    ("export-set-shape", ["export", "good_run", "--format", "keras", "--out", "m.keras", "--set",
+                          "conv.filters=8"], ["--set 'conv.filters=8'", "does not fit", "weights"]),
+    ("export-set-path", ["export", "good_run", "--format", "keras", "--out", "m.keras", "--set",
+                         "nope.filters=8"], ["--set 'nope.filters=8'", "no blueprint at 'nope'"]),
+    ("export-set-value", ["export", "good_run", "--format", "keras", "--out", "m.keras", "--set",
+                          "conv.filters"], ["--set 'conv.filters'", "PATH.FIELD=VALUE"]),
     # tune
     ("tune-missing-data", ["tune", "space.py", "--data", "folder:missing", "--out", "S"],
      ["folder:", "does not exist"]),

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 
 import numpy as np
 import pytest
@@ -206,3 +207,54 @@ def test_train_in_bfloat16_then_export_a_saved_model_from_the_command_line(tmp_p
     out = cli("export", str(run), "--format", "saved_model", "--out", str(tmp_path / "sm"))
     assert out.returncode == 0, out.stderr
     assert "mixed_bfloat16 model as trained" in out.stdout
+
+
+def test_edits_that_keep_the_weights_are_exported_and_recorded(run_dir, tmp_path):
+    import keras
+
+    edits = {"c1/act.function": "relu", "head.dropout": 0.2}
+    results = ex.export(run_dir, "keras", str(tmp_path / "m.keras"), edits=edits)
+    checked = [diff for label, diff in results if "information" not in label]
+    assert checked and all(diff <= 1e-4 for diff in checked)
+    drift = [(label, diff) for label, diff in results if "information" in label]
+    assert len(drift) == 1 and "edited" in drift[0][0] and drift[0][1] > 1e-4  # relu != tanh
+    run, trained = ex.load_run(run_dir, edits), ex.load_run(run_dir)
+    for ours, theirs in zip(run.model.get_weights(), trained.model.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    loaded = keras.saving.load_model(tmp_path / "m.keras", compile=False)
+    x = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 1), dtype=np.uint8)
+    # Called plainly, the export keeps Dropout off (it is in inference mode in the graph).
+    np.testing.assert_array_equal(loaded(x), loaded(x))
+    np.testing.assert_allclose(loaded(x), run.model(x.astype("float32") / 255, training=False),
+                               atol=1e-5)
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
+        meta = json.loads(archive.read(ex.METADATA))
+    assert meta["edits"] == edits
+    assert meta["blueprint"]["head"]["dropout"] == 0.2
+    assert json.loads(ex.load_run(run_dir).blueprint_json)["head"]["dropout"] == 0.0
+
+
+@pytest.mark.parametrize("edits, path, words", [
+    ({"c1/conv.filters": 8}, "c1/conv.filters", ["(5, 5, 1, 6) to (5, 5, 1, 8)"]),
+    ({"head.dropout": 0.1, "head.classes": 5}, "head.classes", ["(84, 10) to (84, 5)"]),
+    ({"input_shape": (64, 64, 1)}, "input_shape", ["from (120,"]),
+])
+def test_edits_that_change_a_weight_shape_are_refused(run_dir, tmp_path, edits, path, words):
+    with pytest.raises(builder.BlueprintError) as caught:
+        ex.export(run_dir, "keras", str(tmp_path / "m.keras"), edits=edits)
+    assert caught.value.path == path and "does not fit the run's trained weights" in str(caught.value)
+    for word in words:
+        assert word in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_export_set(run_dir, tmp_path, cli):
+    out = cli("export", run_dir, "--format", "keras", "--out", str(tmp_path / "m.keras"),
+              "--set", "head.dropout=0.3")
+    assert out.returncode == 0, out.stderr
+    assert "(edited: head.dropout=0.3)" in out.stdout
+    out = cli("export", run_dir, "--format", "keras", "--out", str(tmp_path / "n.keras"),
+              "--set", "head.dropout=0.3", "--set", "f6/dense.units=90")
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert out.stderr.startswith("error: --set 'f6/dense.units=90': does not fit"), out.stderr
+    assert not (tmp_path / "n.keras").exists()

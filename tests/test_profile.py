@@ -1,5 +1,6 @@
 """``builder profile``: measured time per block, adding up to the whole model's step."""
 
+import functools
 import json
 
 import pytest
@@ -100,3 +101,28 @@ def test_profile_on_jax():
     doc = json.loads(out.stdout)
     assert doc["backend"] == "jax" and doc["device"].startswith("CPU")
     assert len(doc["blocks"]) == 8 and all(b["train_ms"] > 0 for b in doc["blocks"])
+
+
+def test_profile_with_the_fused_batch_norm(capsys, monkeypatch):
+    from builder.keras_layers import FusedBatchNorm
+
+    calls = []
+    original = FusedBatchNorm.call
+
+    @functools.wraps(original)  # Keras reads the signature (training, mask)
+    def counted(self, *args, **kwargs):
+        calls.append(self.name)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FusedBatchNorm, "call", counted)
+    bp = Network((8, 8, 3), Sequence(ConvBN(4, 3, name="a"), Flatten(name="f")), classes=2)
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"conv_bn_{os.getpid()}.json")
+    with open(path, "w") as f:
+        f.write(bp.to_json())
+    try:
+        assert main(["profile", path, "--fused-batch-norm", "--depth", "3", "--batch-size", "2",
+                     "--repeats", "1", "--json"]) == 0
+    finally:
+        os.remove(path)
+    doc = json.loads(capsys.readouterr().out)
+    assert "BatchNorm" in {g["kind"] for g in doc["by_kind"]} and calls

@@ -12,6 +12,7 @@ The library names arguments as Python spells them (``learning_rate``, ``out='run
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -20,7 +21,7 @@ import sys
 import traceback
 
 from ..edit import edit, parse_set, split_key
-from ..errors import ArgumentError, UserError
+from ..errors import ArgumentError, BlueprintError, UserError
 from ..loader import load
 
 # Modules of builder.cli, one per command, in the order `--help` lists them.
@@ -171,10 +172,16 @@ def add_spec_options(p, spec: bool | str = True) -> None:
     p.add_argument("--input-shape", type=shape_arg, metavar="H,W,C",
                    help="input shape without the batch axis")
     p.add_argument("--classes", type=positive_int, metavar="N", help="number of classes")
+    add_set_option(p)
+
+
+def add_set_option(p, help: str = "") -> None:
+    """The repeatable ``--set PATH=VALUE`` option (``help``: what it means to the command,
+    after the common text)."""
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
                    help="edit the blueprint: PATH as summary prints it, a field after the "
                         "dot, a Python literal or a bare word as the value "
-                        "(stage2/block1.filters=64, head.dropout=0.2); repeatable")
+                        "(stage2/block1.filters=64, head.dropout=0.2); repeatable" + help)
 
 
 def load_spec(args, spec: str | None = None, sets=None):
@@ -189,17 +196,34 @@ def apply_sets(bp, texts, flag: str = "--set"):
     naming its text (a shape the edits make impossible names them all)."""
     if not texts:
         return bp
-    edits, origin = {}, {}
+    edits = parsed_sets(texts, flag, bp)
+    with sets_named(texts, flag):
+        return edit(bp, edits)
+
+
+def parsed_sets(texts, flag: str = "--set", bp=None) -> dict:
+    """``--set PATH=VALUE`` texts -> ``{"PATH.FIELD": value}``; a text that is not one
+    (or, given ``bp``, whose key cannot be in it) is an ``ArgumentError`` naming it."""
+    edits = {}
     for text in texts:
         try:
             key, value = parse_set(text)
-            split_key(bp, key)
+            if bp is not None:
+                split_key(bp, key)
         except UserError as e:
             raise ArgumentError(f"{flag} {text!r}: {_detail(e)}") from None
-        edits[key], origin[key] = value, text
+        edits[key] = value
+    return edits
+
+
+@contextlib.contextmanager
+def sets_named(texts, flag: str = "--set"):
+    """Turns a ``BlueprintError`` raised in the block into an ``ArgumentError`` naming the
+    ``--set`` text it came from (where its path is an edit's key) or all of them."""
     try:
-        return edit(bp, edits)
-    except UserError as e:
+        yield
+    except BlueprintError as e:
+        origin = {parse_set(text)[0]: text for text in texts}
         if getattr(e, "path", None) in origin:
             raise ArgumentError(f"{flag} {origin[e.path]!r}: {_detail(e)}") from None
         given = " ".join(f"{flag} {t!r}" for t in texts)

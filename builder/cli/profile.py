@@ -8,6 +8,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from ..ops import fused_batch_norm
 from ..profiling import profile
 from ..text import dims, human
 from . import add_spec_options, load_spec, positive_int
@@ -40,6 +41,9 @@ def add(sub, common):
     p.add_argument("--by-kind", action="store_true",
                    help="also sum the rows by kind (with a --depth that reaches the layers: "
                         "time by op kind)")
+    p.add_argument("--fused-batch-norm", action="store_true",
+                   help="build batch norms as FusedBatchNorm, as 'train --precision auto' "
+                        "does on a CPU")
     p.add_argument("--json", action="store_true", help="print the profile as JSON")
     p.set_defaults(run=run)
 
@@ -47,8 +51,9 @@ def add(sub, common):
 def run(args):
     bp = load_spec(args)
     say = (lambda text: print(f"profile: {text}", file=sys.stderr, flush=True))
-    result = profile(bp, batch_size=args.batch_size, precision=args.precision,
-                     depth=args.depth, repeats=args.repeats, say=say)
+    with fused_batch_norm(args.fused_batch_norm):
+        result = profile(bp, batch_size=args.batch_size, precision=args.precision,
+                         depth=args.depth, repeats=args.repeats, say=say)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0

@@ -67,7 +67,7 @@ def start(plan: RunPlan, run: RunDir, say=print) -> Session:
         else max(1, min(STEPS_PER_EXECUTION, steps))
     decision = _precision(plan, steps, say)
     state = plan.resumed.state if plan.resumed else TrainState()
-    with placement.scope():
+    with placement.scope(), precision_mod.building(decision):
         model, frozen = _model(plan, run, state, steps, per_call)
     session = Session(plan, run, model, placement, decision, state, frozen, steps, per_call,
                       left_out)
