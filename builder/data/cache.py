@@ -48,7 +48,7 @@ class CacheChoice:
         return asdict(self)
 
     def text(self) -> str:
-        size = f"{self.bytes / 2**20:,.0f} MiB"
+        size = f"{self.bytes / 2**20:,.1f} MiB"
         if self.mode == "source":
             return "the data is held in memory"
         if self.mode == "directory":

@@ -7,6 +7,8 @@ jit_compile stays Keras's "auto" (XLA made ResNet-50 training 9x slower on a CPU
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 
 from ..errors import ArgumentError
