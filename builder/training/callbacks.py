@@ -15,7 +15,7 @@ from pathlib import Path
 
 import keras
 
-from ..errors import DiskFull, writing
+from ..errors import DataError, DiskFull, writing
 from .state import STATE, TrainState
 
 
@@ -177,4 +177,8 @@ class BadFiles(keras.callbacks.Callback):
         self.path = Path(path)
 
     def on_epoch_end(self, epoch, logs=None):
-        note_bad_files(self.data, self.path)
+        try:
+            note_bad_files(self.data, self.path)
+        except DataError as e:
+            raise DataError(f"{e}; all are listed in {self.path}",
+                            arguments=e.arguments) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import UserError, writing
 from .callbacks import note_bad_files
-from .compile import main_metric, targets
+from .compile import main_metric, targets, unknown_length
 from .report import plot_curves, write_history
 from .rundir import CHECKPOINTS, CURVES, HISTORY, METRICS, MODEL, SKIPPED
 from .session import Session
@@ -33,8 +33,9 @@ def finish(session: Session) -> dict:
                "train_seconds": round(state.train_seconds, 3),
                "images_per_second": round(state.images_per_second, 1)}
     if plan.data.test is not None:
-        results = session.model.evaluate(targets(plan.data.test, len(plan.graph.outputs)),
-                                         verbose=0, return_dict=True)
+        with unknown_length():
+            results = session.model.evaluate(targets(plan.data.test, len(plan.graph.outputs)),
+                                             verbose=0, return_dict=True)
         metrics["test_loss"] = float(results["loss"])
         metrics["test_accuracy"] = float(main_metric(results, "accuracy"))
     metrics["unreadable_files"] = note_bad_files(plan.data, run.file(SKIPPED), check=False)
