@@ -413,6 +413,21 @@ def test_augment_numpy_matches_tensorflow():
     assert aug.shape == x.shape and 0 <= aug.min() and aug.max() <= 1
 
 
+def test_flip_alone_gives_the_pixels_of_the_sampled_mirror():
+    import tensorflow as tf
+    from builder.data.augment import augment_tf, sample_tf
+
+    x = tf.constant(np.random.default_rng(2).random((16, 9, 7, 3), dtype=np.float32))
+    seed = tf.constant([3, 4])
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 4)
+    flip = tf.cast(tf.random.stateless_uniform([16], seeds[0]) < 0.5, tf.float32)
+    assert 0 < flip.numpy().sum() < 16
+    zero = np.zeros(16, np.float32)
+    maps = transforms(flip.numpy(), zero, zero, zero, 9, 7)
+    np.testing.assert_array_equal(augment_tf(x, seed, ("flip",)).numpy(),
+                                  sample_tf(x, maps).numpy())
+
+
 @pytest.mark.parametrize("pipeline", ["tf", "numpy"])
 def test_augmentation_train_only_and_seeded(pipeline):
     kw = dict(input_shape=(16, 16, 1), classes=10, batch_size=32, pipeline=pipeline,

@@ -162,6 +162,9 @@ def augment_tf(x, seed, augment: tuple[str, ...]):
         angle = tf.random.stateless_uniform(batch, seeds[3], -limit, limit)
     else:
         angle = zeros
+    if set(augment) == {"flip"}:  # the same pixels as the sampled mirror, 4x faster
+        out = tf.where(flip[:, None, None, None] > 0, tf.reverse(x, [2]), x)
+        return out[..., 0] if squeeze else out
     ops = SimpleNamespace(cos=tf.cos, sin=tf.sin, stack=tf.stack)
     out = sample_tf(x, transforms(flip, dx, dy, angle, height, width, ops))
     out = tf.ensure_shape(out, x.shape)

@@ -134,7 +134,13 @@ def load_data(
     choice = decide(requested, sum(p.size for p in opened.parts.values()
                                    if isinstance(p, (Files, Stream))), request.input_shape)
     datasets = _pipelines(opened, request, pipeline, batch_size, augment, choice, str(src))
+    return _splits(opened, request, datasets, str(src), pipeline=pipeline,
+                   batch_size=batch_size, cache=choice, max_bad_files=max_bad_files)
 
+
+def _splits(opened: Opened, request: Request, datasets: dict, source: str,
+            **fields) -> DataSplits:
+    """The ``DataSplits`` of the pipelines of an opened source."""
     def sample(n: int):
         for name in ("test", "validation", "train"):
             if opened.parts[name].size:
@@ -146,13 +152,11 @@ def load_data(
         train=datasets["train"], validation=datasets["validation"], test=datasets["test"],
         classes=request.classes, class_names=_names(opened.class_names, request.classes),
         input_shape=request.input_shape, num_train=sizes["train"],
-        num_validation=sizes["validation"], num_test=sizes["test"], source=str(src),
-        class_counts=opened.class_counts, pipeline=pipeline, batch_size=batch_size,
-        sampler=sample, cache=choice, max_bad_files=max_bad_files,
+        num_validation=sizes["validation"], num_test=sizes["test"], source=source,
+        class_counts=opened.class_counts, sampler=sample,
         skip_logs={name: p.skipped for name, p in opened.parts.items()
                    if isinstance(p, Files)},
-        unreadable=list(opened.unreadable),
-    )
+        unreadable=list(opened.unreadable), **fields)
 
 
 def _pipelines(opened: Opened, request: Request, pipeline: str, batch_size: int,

@@ -94,8 +94,9 @@ def decoded(ds: tf.data.Dataset, part: Files) -> tf.data.Dataset:
         return image, label
 
     # Marking in maps of their own: a map whose decoding fails drops all it did.
-    ds = ds.map(try_one).map(decode, num_parallel_calls=AUTOTUNE).ignore_errors()
-    return ds.map(keep)
+    ds = ds.map(try_one, num_parallel_calls=AUTOTUNE)
+    ds = ds.map(decode, num_parallel_calls=AUTOTUNE).ignore_errors()
+    return ds.map(keep, num_parallel_calls=AUTOTUNE)
 
 
 def decode_file(path, channels: int):
