@@ -95,6 +95,9 @@ def test_cache_auto_rule_and_bad_values(tmp_path, monkeypatch):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ArgumentError, match="is a file"):
         cache_mod.check_cache(str(tmp_path / "file"))
+    with pytest.raises(ArgumentError, match="did you mean 'memory'"):
+        cache_mod.check_cache("memroy")
+    assert cache_mod.check_cache("./memroy") == str(Path.cwd() / "memroy")
 
 
 # ------------------------------------------------------------------------- sharding

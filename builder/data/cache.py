@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ArgumentError
+from ..errors import ArgumentError, did_you_mean
 
 #: The choices besides a directory.
 CACHES: tuple[str, ...] = ("auto", "none", "memory")
@@ -90,6 +90,10 @@ def check_cache(cache) -> str:
     if text in CACHES:
         return text
     folder = Path(text).expanduser().absolute()
+    hint = did_you_mean(text, CACHES)
+    if hint and not folder.is_dir() and os.sep not in text:
+        raise ArgumentError(f"cache={text!r} is neither auto, none nor memory{hint}; a new "
+                            f"directory named so is written ./{text}", arguments=("cache",))
     if folder.exists() and not folder.is_dir():
         raise ArgumentError(f"cache={text!r} is a file; give a directory for the tf.data "
                             f"cache (or auto, none, memory)", arguments=("cache",))
