@@ -60,6 +60,14 @@ def test_train_skips_corrupt_files_and_lists_them(tmp_path, cli):
     assert bad.returncode == 2
     assert "2 of 92 files (2.2%) cannot be read, more than --max-bad-files 0.01" in bad.stderr
     assert not (tmp_path / "bad").exists()
+    # Found while training: the epoch is kept, the files listed, the run stopped.
+    stopped = cli("train", "lenet5", "--data", f"folder:{data}", "--epochs", "2",
+                  "--precision", "float32", "--out", tmp_path / "stopped", timeout=600)
+    assert stopped.returncode == 2
+    assert "cannot be read, more than --max-bad-files 0.01" in stopped.stderr
+    kept = tmp_path / ".stopped.partial"
+    assert f"all are listed in {kept / 'skipped.txt'}" in stopped.stderr
+    assert len((kept / "skipped.txt").read_text().split()) == 2
 
 
 def test_cache_choices_give_the_same_data(tmp_path, tiny_tfds):
