@@ -64,17 +64,15 @@ def from_files(part: Files, plan: Plan, *, batch_size: int, training: bool, seed
         ([str(p) for p in part.paths], part.y.astype(np.int32), np.arange(size, dtype=np.int64)))
     if training:
         ds = ds.shuffle(max(1, size), seed=seed, reshuffle_each_iteration=not cache)
-    ds = decoded(ds, part)
-    ds = ds.map(lambda image, label: (resize_to_input(image, plan), label),
-                num_parallel_calls=AUTOTUNE)
+    ds = decoded(ds, part, lambda image: resize_to_input(image, plan))
     return _finished(ds, plan, size=size, batch_size=batch_size, training=training, seed=seed,
                      augment=augment, cache=cache)
 
 
-def decoded(ds: tf.data.Dataset, part: Files) -> tf.data.Dataset:
-    """(path, label, index) -> (uint8 image, label); a file that cannot be read or
-    decoded is dropped, and its path is what ``part.skipped`` reports: each index is
-    marked when it is tried and again when it decoded."""
+def decoded(ds: tf.data.Dataset, part: Files, then=lambda image: image) -> tf.data.Dataset:
+    """(path, label, index) -> (``then`` of the uint8 image, label); a file that cannot
+    be read or decoded is dropped, and its path is what ``part.skipped`` reports: each
+    index is marked when it is tried and again when it decoded."""
     tried = tf.Variable(tf.zeros([part.size], tf.bool), trainable=False)
     read = tf.Variable(tf.zeros([part.size], tf.bool), trainable=False)
     part.skipped.watch(lambda: part.paths[np.flatnonzero(tried.numpy() & ~read.numpy())])
@@ -91,7 +89,7 @@ def decoded(ds: tf.data.Dataset, part: Files) -> tf.data.Dataset:
 
     def keep(image, label, index):
         mark(read, index)
-        return image, label
+        return then(image), label
 
     # Marking in maps of their own: a map whose decoding fails drops all it did.
     ds = ds.map(try_one, num_parallel_calls=AUTOTUNE)
