@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -92,8 +93,11 @@ def peak_train(folder: Path, net: Path, cache: str, out: Path) -> tuple[float, f
                "float32", "--batch-size", "64", "--augment", "flip", "--cache", cache,
                "--out", str(out)]
     env = dict(os.environ, PYTHONPATH=common.ROOT)
+    shutil.rmtree(out, ignore_errors=True)  # the run of an earlier benchmark
     start = time.perf_counter()
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    if result.returncode:
+        sys.exit(f"{' '.join(command[4:])} failed:\n{result.stderr[-2000:]}")
     return int(result.stdout.split()[-1]) / 1024, time.perf_counter() - start
 
 

@@ -9,6 +9,7 @@ creates its directory.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 from pathlib import Path
 
@@ -109,8 +110,6 @@ def open_data(options: TrainOptions, input_shape, classes: int, *, augment: bool
 
 def pipeline_for_backend() -> str:
     """"tf" where TensorFlow can be imported (any backend), else "numpy"."""
-    import importlib.util
-
     return "tf" if importlib.util.find_spec("tensorflow") is not None else "numpy"
 
 
