@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -141,19 +142,13 @@ def load_data(
 def _splits(opened: Opened, request: Request, datasets: dict, source: str,
             **fields) -> DataSplits:
     """The ``DataSplits`` of the pipelines of an opened source."""
-    def sample(n: int):
-        for name in ("test", "validation", "train"):
-            if opened.parts[name].size:
-                return opened.parts[name].head(n, opened.plan)
-        raise DataError("no examples to sample")
-
     sizes = {name: part.size for name, part in opened.parts.items()}
     return DataSplits(
         train=datasets["train"], validation=datasets["validation"], test=datasets["test"],
         classes=request.classes, class_names=_names(opened.class_names, request.classes),
         input_shape=request.input_shape, num_train=sizes["train"],
         num_validation=sizes["validation"], num_test=sizes["test"], source=source,
-        class_counts=opened.class_counts, sampler=sample,
+        class_counts=opened.class_counts, sampler=functools.partial(_sample, opened),
         skip_logs={name: p.skipped for name, p in opened.parts.items()
                    if isinstance(p, Files)},
         unreadable=list(opened.unreadable), **fields)
@@ -163,9 +158,9 @@ def _pipelines(opened: Opened, request: Request, pipeline: str, batch_size: int,
                augment: tuple[str, ...], choice: CacheChoice, source: str) -> dict:
     """The batched pipeline of every part (None where a part holds no examples)."""
     if pipeline == "tf":
-        from .tf_pipeline import dataset
+        from .tf_pipeline import dataset  # TensorFlow: only the pipeline asked for loads
     else:
-        from .py_dataset import dataset
+        from .py_dataset import dataset  # Keras: only the pipeline asked for loads
     key = cache_key(source, request.input_shape, request.seed, request.validation_split,
                     request.test_split, request.shard, request.check_data)
     return {name: dataset(part, opened.plan, batch_size=batch_size, training=name == "train",
@@ -183,6 +178,14 @@ def _check_share(source: str, part: str, bad: list[str], total: int, limit: floa
                         f"({len(bad) / total:.1%}) cannot be read, more than "
                         f"max_bad_files={limit:g} allows (the first is {bad[0]})",
                         arguments=("max_bad_files",))
+
+
+def _sample(opened, n: int):
+    """The first ``n`` adapted examples of the test split, else validation, else train."""
+    for name in ("test", "validation", "train"):
+        if opened.parts[name].size:
+            return opened.parts[name].head(n, opened.plan)
+    raise DataError("no examples to sample")
 
 
 def _request(input_shape, classes, seed, validation_split, test_split, data_dir, download,

@@ -27,7 +27,7 @@ def dataset(part: Arrays | Stream | Files, plan: Plan, *, batch_size: int, train
     if isinstance(part, Files):
         return FileDataset(part, plan, **kw)
     if isinstance(part, Stream):
-        from .tf_pipeline import to_arrays
+        from .tf_pipeline import to_arrays  # TensorFlow, needed for streams only
 
         x, y = to_arrays(part.dataset, plan)
         part, plan = Arrays(x, y), Plan(plan.target, plan.target, 1.0)
