@@ -111,9 +111,10 @@ def fit(model, train, *, validation=None, outputs: int = 1, epochs: int, initial
         callbacks=(), class_weight=None, verbose=0):
     """``model.fit`` as every training in builder runs it: the labels repeated for each
     output of a multi-output model, no Keras shuffling (the data layer shuffles, seeded)."""
-    return model.fit(targets(train, outputs), validation_data=targets(validation, outputs),
-                     epochs=epochs, initial_epoch=initial_epoch, callbacks=list(callbacks),
-                     class_weight=class_weight, verbose=verbose, shuffle=False)
+    with unknown_length():
+        return model.fit(targets(train, outputs), validation_data=targets(validation, outputs),
+                         epochs=epochs, initial_epoch=initial_epoch, callbacks=list(callbacks),
+                         class_weight=class_weight, verbose=verbose, shuffle=False)
 
 
 @contextlib.contextmanager
