@@ -8,8 +8,9 @@ memory of ``builder train`` as the folder grows.
    the training pipeline of ``load_data("folder:...")`` (decode, resize to ``--size``,
    flip; nothing cached); keras's is ``keras.utils.image_dataset_from_directory`` with
    the same decode and resize and an equivalent map (scale to [0, 1], RandomFlip),
-   prefetched. One epoch each, in turns, ``--repeat`` times; the table reports the
-   median images per second and the ratio. Goal: ours at least 1.0x.
+   prefetched; both again without the flip (decode and resize alone). One epoch each,
+   in turns, ``--repeat`` times; the table reports the median images per second and
+   the ratio. Goal: ours at least 1.0x.
 2. Memory: ``python -m builder train`` for one epoch of a small blueprint at
    ``--train-size`` on folders of each of ``--train-images`` JPEGs (400x320), with
    ``--cache`` (none: the rule for data that does not fit; ``auto`` would cache the
@@ -42,15 +43,15 @@ blueprint = Network(
 """
 
 
-def ours(folder: Path, size: int, batch_size: int, classes: int):
+def ours(folder: Path, size: int, batch_size: int, classes: int, augment: tuple):
     from builder.data import load_data
 
     return load_data(f"folder:{folder}", input_shape=(size, size, 3), classes=classes,
-                     batch_size=batch_size, augment=("flip",), cache="none",
+                     batch_size=batch_size, augment=augment, cache="none",
                      validation_split=0.0, test_split=0.0).train
 
 
-def theirs(folder: Path, size: int, batch_size: int):
+def theirs(folder: Path, size: int, batch_size: int, augment: tuple):
     import keras
     import tensorflow as tf
 
@@ -58,8 +59,12 @@ def theirs(folder: Path, size: int, batch_size: int):
     ds = keras.utils.image_dataset_from_directory(
         folder, image_size=(size, size), batch_size=batch_size, shuffle=True, seed=0,
         interpolation="bilinear", verbose=False)
-    return ds.map(lambda x, y: (flip(x / 255.0, training=True), y),
-                  num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    if augment:
+        ds = ds.map(lambda x, y: (flip(x / 255.0, training=True), y),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.map(lambda x, y: (x / 255.0, y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def epoch(ds) -> int:
@@ -70,17 +75,25 @@ def epoch(ds) -> int:
 
 
 def throughput(folder: Path, args) -> tuple[str, list[str]]:
-    pipelines = {"ours": ours(folder, args.size, args.batch_size, args.classes),
-                 "keras": theirs(folder, args.size, args.batch_size)}
+    """Both pipelines with and without the flip, in turns."""
+    pipelines = {}
+    for augment in (("flip",), ()):
+        pipelines["ours", augment] = ours(folder, args.size, args.batch_size, args.classes,
+                                          augment)
+        pipelines["keras", augment] = theirs(folder, args.size, args.batch_size, augment)
     counts = {k: epoch(ds) for k, ds in pipelines.items()}  # warm-up
     times = common.interleaved({k: (lambda ds=ds: epoch(ds)) for k, ds in pipelines.items()},
                                args.repeat)
     rate = {k: counts[k] / times[k] for k in pipelines}
-    rows = [[f"{args.images} JPEGs 400x320 -> {args.size}x{args.size}", f"{rate['ours']:.0f}",
-             f"{rate['keras']:.0f}", f"{rate['ours'] / rate['keras']:.2f}"]]
-    table = common.table(["folder", "ours img/s", "keras img/s", "ratio"], rows)
-    return table, [f"throughput: ours {rate['ours']:.0f} img/s, keras {rate['keras']:.0f} "
-                   f"img/s, ratio {rate['ours'] / rate['keras']:.2f}"]
+    rows, notes = [], []
+    for augment, steps in ((("flip",), "decode, resize, flip"), ((), "decode, resize")):
+        mine, keras = rate["ours", augment], rate["keras", augment]
+        rows.append([f"{args.images} JPEGs 400x320 -> {args.size}x{args.size}", steps,
+                     f"{mine:.0f}", f"{keras:.0f}", f"{mine / keras:.2f}"])
+        notes.append(f"throughput ({steps}): ours {mine:.0f} img/s, keras {keras:.0f} img/s, "
+                     f"ratio {mine / keras:.2f}")
+    table = common.table(["folder", "steps", "ours img/s", "keras img/s", "ratio"], rows)
+    return table, notes
 
 
 def peak_train(folder: Path, net: Path, cache: str, out: Path) -> tuple[float, float]:
@@ -134,13 +147,16 @@ def main():
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(args.folder or scratch)
         folder = write_jpeg_folder(work / "throughput", args.images, classes=args.classes)
+        load = os.getloadavg()[0]
         speed, notes = throughput(folder, args)
         print(speed, flush=True)
         peaks, more = memory(work, args)
         print(peaks, flush=True)
-    body = (f"Images per second of the training pipeline (decode, resize, flip; batch "
-            f"{args.batch_size}, nothing cached), ours against "
-            f"`keras.utils.image_dataset_from_directory` with an equivalent map, median of "
+        more.append(f"load average (1 min) {load:.1f} before, {os.getloadavg()[0]:.1f} after, "
+                    f"on {os.cpu_count()} cores: other work shared the machine")
+    body = (f"Images per second of the training pipeline (batch {args.batch_size}, "
+            f"nothing cached), ours against `keras.utils.image_dataset_from_directory` with "
+            f"an equivalent map (scale to [0, 1]; `keras.layers.RandomFlip`), median of "
             f"{args.repeat} epochs in turns:\n\n{speed}\n\nPeak resident memory of "
             f"`python -m builder train` (a small blueprint at {args.train_size}x"
             f"{args.train_size}, one epoch, `--cache {args.cache}`):\n\n{peaks}\n\n"

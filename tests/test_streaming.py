@@ -172,6 +172,7 @@ def test_thirty_thousand_files_train_in_bounded_memory(tmp_path):
     out = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=1800)
     assert out.returncode == 0, out.stderr[-2000:]
     peak_mb = int(out.stdout.split()[-1]) / 1024
+    print(f"peak resident memory {peak_mb:.0f} MB")  # shown with pytest -s
     assert peak_mb < 3000, peak_mb
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["epochs_completed"] == 1

@@ -5,7 +5,9 @@ A source kind is a frozen dataclass subclass of ``Source`` with a ``kind`` name,
 ``count_classes`` where the data says it without being read, and ``open``, which gives the
 examples of one process's shard as train, validation and test ``Part``s. Sources whose
 examples fit in memory derive from ``InMemory`` and only ``read`` their arrays: the
-holdout split and the shard are made once, here, for all of them.
+holdout split and the shard are made once, here, for all of them. A part is ``Arrays``
+(in memory), ``Files`` (image files decoded as they stream) or ``Stream`` (a
+tf.data.Dataset, tfds).
 
 Nothing here imports TensorFlow.
 """
