@@ -157,6 +157,24 @@ def test_jax_backend_trains_from_the_tf_data_stream(tmp_path, cli):
     assert (tmp_path / "run" / "skipped.txt").read_text().split() == [str(data / "c1" / "bad.jpg")]
 
 
+@pytest.mark.slow
+def test_mirrored_strategy_streams_and_lists_bad_files(tmp_path):
+    """tf.distribute rebatches the stream (its skip marks included) over two devices."""
+    data = write_folder(tmp_path / "pets", 60, corrupt=("c1/bad.jpg",))
+    script = (
+        "import sys, tensorflow as tf\n"
+        "cpu = tf.config.list_physical_devices('CPU')[0]\n"
+        "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)\n"
+        "from builder.training import TrainOptions, train\n"
+        "train('lenet5', TrainOptions(data=sys.argv[1], epochs=1, precision='float32', "
+        "strategy='mirrored', max_bad_files=0.05), out=sys.argv[2], verbose=0)\n")
+    out = subprocess.run([sys.executable, "-c", script, f"folder:{data}", str(tmp_path / "run")],
+                         env=cli_env(), capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "mirrored over 2 devices" in out.stdout
+    assert (tmp_path / "run" / "skipped.txt").read_text().split() == [str(data / "c1" / "bad.jpg")]
+
+
 # ---------------------------------------------------------------------------- scale
 
 @pytest.mark.slow
