@@ -37,3 +37,34 @@ def cli():
     """``cli(*args, cwd=None, timeout=300, env=None) -> CompletedProcess``: the command
     line in a subprocess (see ``run_cli``)."""
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def tiny_tfds(tmp_path_factory):
+    """A real tfds dataset (variable image sizes, train split only), prepared locally."""
+    import numpy as np
+    import tensorflow_datasets as tfds
+
+    class BuilderDataTiny(tfds.core.GeneratorBasedBuilder):
+        VERSION = tfds.core.Version("1.0.0")
+
+        def _info(self):
+            return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
+                "image": tfds.features.Image(shape=(None, None, 3)),
+                "label": tfds.features.ClassLabel(names=["a", "b", "c"]),
+            }))
+
+        def _split_generators(self, dl_manager):
+            return {"train": self._generate_examples(30)}
+
+        def _generate_examples(self, n):
+            rng = np.random.default_rng(0)
+            for i in range(n):
+                size = (9 + i % 4, 11 + i % 3, 3)
+                yield i, {"image": rng.integers(0, 256, size, dtype=np.uint8), "label": i % 3}
+
+    data_dir = tmp_path_factory.mktemp("tfds")
+    builder = tfds.builder("builder_data_tiny", data_dir=str(data_dir))
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    return data_dir

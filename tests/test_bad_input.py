@@ -221,6 +221,12 @@ CASES = [
      ["only --epochs may change"]),
     ("train-tfds-unprepared", ["train", "small.json", "--data", "tfds:mnist", "--data-dir",
                                "empty_data_dir"], ["not prepared in empty_data_dir"]),
+    ("train-cache-near-miss", ["train", "small.json", "--cache", "memroy", *QUICK],
+     ["--cache memroy", "did you mean 'memory'"]),
+    ("train-cache-file", ["train", "small.json", "--cache", "small.json", *QUICK],
+     ["--cache small.json is a file"]),
+    ("train-max-bad-files", ["train", "small.json", "--max-bad-files", "1"],
+     ["--max-bad-files"]),
     # evaluate
     ("evaluate-broken-model", ["evaluate", "broken_run"], ["not a .keras model file"]),
     ("evaluate-lambda-model", ["evaluate", "lambda_run"], ["Lambda"]),

@@ -188,12 +188,64 @@ def test_folder_loads_and_splits(tmp_path):
     assert first_batch(gray.train)[0].shape == (21, 6, 6, 1)
 
 
-def test_folder_corrupt_file_is_named(tmp_path):
+@pytest.mark.parametrize("pipeline", ["tf", "numpy"])
+def test_folder_corrupt_files_are_skipped_and_listed(tmp_path, pipeline):
     root = make_tree(tmp_path / "pets")
-    bad = root / "dog" / "broken.png"
-    bad.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
-    with pytest.raises(DataError, match="broken.png"):
-        load_data(f"folder:{root}", input_shape=(8, 8, 3), classes=3)
+    bad = [root / "dog" / "broken.png", root / "cat" / "text.jpg"]
+    bad[0].write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
+    bad[1].write_bytes(b"hello")
+    splits = load_data(f"folder:{root}", input_shape=(8, 8, 3), classes=3, batch_size=4,
+                       pipeline=pipeline, max_bad_files=0.5)
+    assert splits.num_train + splits.num_validation + splits.num_test == 32
+    seen = sum(len(all_batches(getattr(splits, part))[1])
+               for part in ("train", "validation", "test"))
+    assert seen == 30
+    assert splits.bad_files() == sorted(str(p) for p in bad)
+    splits.check_bad_files()  # 2 of 32 is below max_bad_files=0.5
+    strict = load_data(f"folder:{root}", input_shape=(8, 8, 3), classes=3, pipeline=pipeline,
+                       max_bad_files=0.01)
+    for part in ("train", "validation", "test"):
+        all_batches(getattr(strict, part))
+    with pytest.raises(DataError, match=r"cannot be read, more than max_bad_files=0.01"):
+        strict.check_bad_files()
+
+
+def test_folder_check_data_leaves_out_bad_headers(tmp_path):
+    root = make_tree(tmp_path / "pets")
+    (root / "dog" / "text.png").write_bytes(b"not an image")
+    with pytest.raises(DataError, match=r"1 of 31 files \(3.2%\) cannot be read.*text.png"):
+        load_data(f"folder:{root}", input_shape=(8, 8, 3), classes=3, check_data=True)
+    splits = load_data(f"folder:{root}", input_shape=(8, 8, 3), classes=3, check_data=True,
+                       max_bad_files=0.1)
+    assert splits.bad_files() == [str(root / "dog" / "text.png")]
+    assert splits.num_train + splits.num_validation + splits.num_test == 30
+
+
+@pytest.mark.parametrize("pipeline", ["tf", "numpy"])
+def test_folder_decodes_to_the_blueprint_channels(tmp_path, pipeline):
+    """Gray, RGB, RGBA and 16-bit gray files become 1, 3 or 4 channels; 16-bit keeps
+    its top 8 bits."""
+    root = tmp_path / "mixed"
+    (root / "a").mkdir(parents=True)
+    (root / "b").mkdir()
+    wide = np.full((6, 6), 200 * 256 + 99, np.uint16)
+    Image.fromarray(wide).save(root / "a" / "wide.png")
+    Image.fromarray(np.full((6, 6, 4), 100, np.uint8)).save(root / "a" / "rgba.png")
+    Image.fromarray(np.full((6, 6), 50, np.uint8)).save(root / "b" / "gray.gif")
+    Image.fromarray(np.full((6, 6, 3), 150, np.uint8)).save(root / "b" / "rgb.bmp")
+    expected = {0: {200, 100}, 1: {50, 150}}
+    for shape in ((6, 6, 1), (6, 6, 3), (6, 6, 4), (6, 6)):
+        splits = load_data(f"folder:{root}", input_shape=shape, classes=2, batch_size=8,
+                           validation_split=0, test_split=0, pipeline=pipeline)
+        x, y = all_batches(splits.train)
+        assert x.shape == (4, *shape)
+        for image, label in zip(x, y):
+            values = np.round(image[..., :3] * 255).astype(int)
+            assert values.min() == values.max() and values.min() in expected[label], shape
+        if shape[-1] == 4:  # the RGBA file's own alpha, opaque for the others
+            assert set(np.round(x[..., 3] * 255).astype(int).ravel()) == {100, 255}
+    with pytest.raises(DataError, match="images have 1, 3 or 4 channels"):
+        load_data(f"folder:{root}", input_shape=(6, 6, 2), classes=2)
 
 
 def test_folder_errors(tmp_path):
@@ -300,36 +352,6 @@ def test_tfds_mock_mnist(tmp_path):
                       data_dir=str(tmp_path), download=True)
 
 
-@pytest.fixture(scope="session")
-def tiny_tfds(tmp_path_factory):
-    """A real tfds dataset (variable image sizes, train split only), prepared locally."""
-    import tensorflow_datasets as tfds
-
-    class BuilderDataTiny(tfds.core.GeneratorBasedBuilder):
-        VERSION = tfds.core.Version("1.0.0")
-
-        def _info(self):
-            return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(None, None, 3)),
-                "label": tfds.features.ClassLabel(names=["a", "b", "c"]),
-            }))
-
-        def _split_generators(self, dl_manager):
-            return {"train": self._generate_examples(30)}
-
-        def _generate_examples(self, n):
-            rng = np.random.default_rng(0)
-            for i in range(n):
-                size = (9 + i % 4, 11 + i % 3, 3)
-                yield i, {"image": rng.integers(0, 256, size, dtype=np.uint8), "label": i % 3}
-
-    data_dir = tmp_path_factory.mktemp("tfds")
-    builder = tfds.builder("builder_data_tiny", data_dir=str(data_dir))
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(try_download_gcs=False))
-    return data_dir
-
-
 def test_tfds_prepared_dataset(tiny_tfds):
     for pipeline in ("tf", "numpy"):
         splits = load_data("tfds:builder_data_tiny", input_shape=(8, 8, 1), classes=3,
@@ -389,6 +411,21 @@ def test_augment_numpy_matches_tensorflow():
     rng = np.random.default_rng(0)
     aug = augment_numpy(x, rng, ("flip", "crop", "rotate"))
     assert aug.shape == x.shape and 0 <= aug.min() and aug.max() <= 1
+
+
+def test_flip_alone_gives_the_pixels_of_the_sampled_mirror():
+    import tensorflow as tf
+    from builder.data.augment import augment_tf, sample_tf
+
+    x = tf.constant(np.random.default_rng(2).random((16, 9, 7, 3), dtype=np.float32))
+    seed = tf.constant([3, 4])
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 4)
+    flip = tf.cast(tf.random.stateless_uniform([16], seeds[0]) < 0.5, tf.float32)
+    assert 0 < flip.numpy().sum() < 16
+    zero = np.zeros(16, np.float32)
+    maps = transforms(flip.numpy(), zero, zero, zero, 9, 7)
+    np.testing.assert_array_equal(augment_tf(x, seed, ("flip",)).numpy(),
+                                  sample_tf(x, maps).numpy())
 
 
 @pytest.mark.parametrize("pipeline", ["tf", "numpy"])

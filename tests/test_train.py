@@ -114,7 +114,7 @@ BAD = [
     (["lenet5", "--data", "mnistt"], "mnist"),
     (["lenet5", "--data", "folder:empty"], "no images"),
     (["lenet5", "--data", "folder:lonely"], "one class"),
-    (["lenet5", "--data", "folder:corrupt"], "broken.png"),
+    (["lenet5", "--data", "folder:corrupt", "--check-data"], "broken.png"),
     (["lenet5", "--data", "npz:labels.npz", "--classes", "10"], "12 classes"),
     (["lenet5", "--input-shape", "32,32,5"], "channel"),
     (["lenet5", "--out", "afile/run"], "cannot write"),

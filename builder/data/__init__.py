@@ -11,10 +11,14 @@ Sources (one module each, behind the protocol of ``protocol.py``): ``digits``
 the blueprint's shape), ``folder:PATH`` (one subfolder of images per class), ``npz:PATH``
 (arrays x/y or x_train/y_train[/x_test/y_test]) and ``tfds:NAME[:SPLIT]``
 (tensorflow-datasets, prepared in a data directory). ``source.py`` switches on the kind,
-once. Pipelines: ``tf_pipeline`` (tf.data) and ``py_dataset`` (numpy, any backend).
+once. ``folder`` and ``tfds`` stream: only file lists (or tfds's files) are held, and
+examples are decoded as batches need them (``cache.py`` decides where decoded examples
+are kept; ``files.py`` reads files and logs those it cannot). Pipelines: ``tf_pipeline``
+(tf.data, for every backend where TensorFlow is installed) and ``py_dataset`` (numpy,
+any backend).
 
 Importing this package does not import TensorFlow; ``pipeline="numpy"`` with the
-in-memory sources never does (keras itself may, on its TensorFlow backend).
+in-memory sources and ``folder`` never does (keras itself may, on its TensorFlow backend).
 """
 
 from builder.data.augment import AUGMENTATIONS

@@ -162,6 +162,13 @@ def augment_tf(x, seed, augment: tuple[str, ...]):
         angle = tf.random.stateless_uniform(batch, seeds[3], -limit, limit)
     else:
         angle = zeros
+    if set(augment) == {"flip"}:
+        # The same pixels as the sampled mirror: each image's columns gathered in its
+        # own order, one pass (several times faster than sampling, or tf.where).
+        columns = tf.range(width)
+        order = tf.where(flip[:, None] > 0, columns[::-1][None], columns[None])
+        out = tf.gather(x, order, axis=2, batch_dims=1)
+        return out[..., 0] if squeeze else out
     ops = SimpleNamespace(cos=tf.cos, sin=tf.sin, stack=tf.stack)
     out = sample_tf(x, transforms(flip, dx, dy, angle, height, width, ops))
     out = tf.ensure_shape(out, x.shape)

@@ -11,7 +11,9 @@ import numpy as np
 from .. import checks
 from ..errors import ArgumentError, DataError
 from .augment import check_augment
-from .protocol import PARTS, Request, Shard, Source
+from .cache import CacheChoice, cache_key, check_cache, decide
+from .files import MAX_BAD_FILES, SkipLog
+from .protocol import PARTS, Files, Opened, Request, Shard, Source, Stream
 from .source import parse_source
 
 PIPELINES: tuple[str, ...] = ("tf", "numpy")
@@ -26,7 +28,8 @@ class DataSplits:
     labels); ``validation``/``test`` are None where they hold no examples.
     ``class_names`` has one name per blueprint output (outputs the data does not use
     are named by their index); ``class_counts`` counts training labels per output.
-    Sizes count this process's shard.
+    Sizes count this process's shard. ``cache`` says where streamed parts are cached;
+    ``bad_files()`` lists the files found unreadable so far (they are skipped).
     """
 
     train: Any
@@ -44,6 +47,10 @@ class DataSplits:
     batch_size: int = 32
     sampler: Callable[[int], tuple[np.ndarray, np.ndarray]] | None = field(
         default=None, repr=False, compare=False)
+    cache: CacheChoice = CacheChoice("auto", "source")
+    max_bad_files: float = MAX_BAD_FILES
+    skip_logs: dict[str, SkipLog] = field(default_factory=dict, repr=False, compare=False)
+    unreadable: list[str] = field(default_factory=list, repr=False)  # by the header check
 
     def sample(self, n: int = 8) -> tuple[np.ndarray, np.ndarray]:
         """The first ``n`` test examples (fewer if the split is smaller) as numpy
@@ -53,6 +60,20 @@ class DataSplits:
         if self.sampler is None:
             raise ArgumentError("these DataSplits were made without a sampler")
         return self.sampler(n)
+
+    def bad_files(self) -> list[str]:
+        """Every file found unreadable so far: by the header check (``check_data``) and
+        while streaming (each part's files are tried as its pipeline reads them)."""
+        found = set(self.unreadable)
+        for log in self.skip_logs.values():
+            found.update(log.paths())
+        return sorted(found)
+
+    def check_bad_files(self) -> None:
+        """``DataError`` where the unreadable files of a part are more than
+        ``max_bad_files`` of it."""
+        for name, log in self.skip_logs.items():
+            _check_share(self.source, name, log.paths(), log.total, self.max_bad_files)
 
     def class_weights(self) -> dict[int, float]:
         """Keras ``class_weight`` that balances the training classes:
@@ -77,8 +98,10 @@ def load_data(
     download: bool = False,
     pipeline: str = "tf",
     synthetic_size: int = 256,
-    cache: bool = True,
+    cache: str = "auto",
     shard: Shard = Shard(),
+    check_data: bool = False,
+    max_bad_files: float = MAX_BAD_FILES,
 ) -> DataSplits:
     """Load ``source`` for a blueprint with input ``input_shape`` and ``classes`` outputs.
 
@@ -87,38 +110,74 @@ def load_data(
     blueprint's height and width and converted between 1 and 3 channels. Validation
     and test examples are held out (stratified, seeded: fractions of the examples that
     have no split of their own) where the source has none. ``augment`` ("flip",
-    "crop", "rotate") applies to training batches only. Data in memory (every source
-    but tfds) is already cached; ``cache`` caches tfds streams. ``shard`` chooses this
-    process's part of every split.
+    "crop", "rotate") applies to training batches only. ``folder`` and ``tfds`` stream:
+    ``cache`` ("auto", "none", "memory" or a directory) says where their examples are
+    cached once decoded (auto: in memory where they fit in a quarter of the available
+    memory; builder.data.cache). An unreadable file is skipped; more than
+    ``max_bad_files`` (a fraction of a part) stops training; ``check_data`` checks every
+    file's header first and leaves out those that fail. ``shard`` chooses this process's
+    part of every split.
 
     Raises ``DataError`` for data that is missing, unreadable or does not fit the
     blueprint, ``ArgumentError`` for a bad argument.
     """
     request = _request(input_shape, classes, seed, validation_split, test_split, data_dir,
-                       download, synthetic_size, shard)
+                       download, synthetic_size, shard, check_data)
     batch_size = checks.whole("batch_size", batch_size, 1)
     checks.choice("pipeline", pipeline, PIPELINES)
+    max_bad_files = checks.fraction("max_bad_files", max_bad_files)
     augment = check_augment(augment, request.input_shape)
+    requested = check_cache(cache)
     src = source if isinstance(source, Source) else parse_source(source)
     opened = src.open(request)
-    if pipeline == "tf":
-        from .tf_pipeline import dataset  # TensorFlow: only the pipeline asked for loads
-    else:
-        from .py_dataset import dataset  # Keras: only the pipeline asked for loads
-    datasets = {name: dataset(part, opened.plan, batch_size=batch_size, training=name == "train",
-                              seed=request.seed, augment=augment, cache=bool(cache))
-                if part.size else None
-                for name, part in opened.parts.items()}
+    total = sum(p.size for p in opened.parts.values()) + len(opened.unreadable)
+    _check_share(str(src), "", opened.unreadable, total, max_bad_files)
+    choice = decide(requested, sum(p.size for p in opened.parts.values()
+                                   if isinstance(p, (Files, Stream))), request.input_shape)
+    datasets = _pipelines(opened, request, pipeline, batch_size, augment, choice, str(src))
+    return _splits(opened, request, datasets, str(src), pipeline=pipeline,
+                   batch_size=batch_size, cache=choice, max_bad_files=max_bad_files)
 
+
+def _splits(opened: Opened, request: Request, datasets: dict, source: str,
+            **fields) -> DataSplits:
+    """The ``DataSplits`` of the pipelines of an opened source."""
     sizes = {name: part.size for name, part in opened.parts.items()}
     return DataSplits(
         train=datasets["train"], validation=datasets["validation"], test=datasets["test"],
         classes=request.classes, class_names=_names(opened.class_names, request.classes),
         input_shape=request.input_shape, num_train=sizes["train"],
-        num_validation=sizes["validation"], num_test=sizes["test"], source=str(src),
-        class_counts=opened.class_counts, pipeline=pipeline, batch_size=batch_size,
-        sampler=functools.partial(_sample, opened),
-    )
+        num_validation=sizes["validation"], num_test=sizes["test"], source=source,
+        class_counts=opened.class_counts, sampler=functools.partial(_sample, opened),
+        skip_logs={name: p.skipped for name, p in opened.parts.items()
+                   if isinstance(p, Files)},
+        unreadable=list(opened.unreadable), **fields)
+
+
+def _pipelines(opened: Opened, request: Request, pipeline: str, batch_size: int,
+               augment: tuple[str, ...], choice: CacheChoice, source: str) -> dict:
+    """The batched pipeline of every part (None where a part holds no examples)."""
+    if pipeline == "tf":
+        from .tf_pipeline import dataset  # TensorFlow: only the pipeline asked for loads
+    else:
+        from .py_dataset import dataset  # Keras: only the pipeline asked for loads
+    key = cache_key(source, request.input_shape, request.seed, request.validation_split,
+                    request.test_split, request.shard, request.check_data)
+    return {name: dataset(part, opened.plan, batch_size=batch_size, training=name == "train",
+                          seed=request.seed, augment=augment,
+                          cache=choice.for_part(name, key))
+            if part.size else None
+            for name, part in opened.parts.items()}
+
+
+def _check_share(source: str, part: str, bad: list[str], total: int, limit: float) -> None:
+    """``DataError`` where ``bad`` files are more than ``limit`` of ``total``."""
+    if bad and len(bad) > limit * total:
+        where = f" {part}" if part else ""
+        raise DataError(f"{source}: {len(bad)} of {total}{where} files "
+                        f"({len(bad) / total:.1%}) cannot be read, more than "
+                        f"max_bad_files={limit:g} allows (the first is {bad[0]})",
+                        arguments=("max_bad_files",))
 
 
 def _sample(opened, n: int):
@@ -130,7 +189,7 @@ def _sample(opened, n: int):
 
 
 def _request(input_shape, classes, seed, validation_split, test_split, data_dir, download,
-             synthetic_size, shard) -> Request:
+             synthetic_size, shard, check_data=False) -> Request:
     validation_split = checks.fraction("validation_split", validation_split)
     test_split = checks.fraction("test_split", test_split)
     if validation_split + test_split >= 1:
@@ -139,7 +198,8 @@ def _request(input_shape, classes, seed, validation_split, test_split, data_dir,
                             arguments=("validation_split", "test_split"))
     return Request(checks.shape("input_shape", input_shape), checks.whole("classes", classes, 1),
                    checks.whole("seed", seed, 0), validation_split, test_split, data_dir,
-                   bool(download), checks.whole("synthetic_size", synthetic_size, 1), shard)
+                   bool(download), checks.whole("synthetic_size", synthetic_size, 1), shard,
+                   bool(check_data))
 
 
 def _names(names: list[str], classes: int) -> list[str]:

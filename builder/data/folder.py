@@ -1,24 +1,32 @@
-"""``folder:PATH``: one subfolder of image files per class (class names sorted)."""
+"""``folder:PATH``: one subfolder of image files per class (class names sorted).
+
+Only the file list and the labels are held in memory: the holdout split and the
+shard are made on the list (deterministic, before anything is decoded), and each
+pipeline reads and decodes the files as it streams them (tf.data in parallel, or PIL a
+batch at a time on the numpy pipeline). With ``check_data`` every file's header is
+checked first and the files that do not open are left out (and counted).
+"""
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
-from .protocol import InMemory, RawData, Request
+from .adapt import plan_adaptation
+from .files import check_headers
+from .protocol import Files, Opened, RawData, Request, Source, check_classes, holdout
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
 @dataclass(frozen=True)
-class Folder(InMemory):
-    """Every file is decoded up front (PIL) and resized to the blueprint's height and
-    width, so an unreadable file stops loading with its name, before any training."""
+class Folder(Source):
+    """Files are decoded as they stream, to the blueprint's channels, and resized to its
+    height and width; an unreadable file is skipped and logged."""
 
     kind = "folder"
     form = "folder:PATH"
@@ -35,20 +43,25 @@ class Folder(InMemory):
         found = sum(1 for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
         return found if found >= 2 else None
 
-    def read(self, request: Request) -> RawData:
+    def open(self, request: Request) -> Opened:
         files = self.listing()
-        mode = image_mode(self, request.input_shape)
-        height, width = request.input_shape[0], request.input_shape[1]
-        paths = [p for found in files.values() for p in found]
+        channels = image_channels(self, request.input_shape)
+        check_classes(self, len(files), request.classes)
+        paths = np.array([str(p) for found in files.values() for p in found], dtype=object)
         y = np.concatenate([np.full(len(found), i, np.int64)
                             for i, found in enumerate(files.values())])
-        workers = max(1, min(8, os.cpu_count() or 1))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            images = list(pool.map(lambda p: decode_image(self, p, mode, height, width), paths))
-        x = np.stack(images)
-        if len(request.input_shape) == 3 and x.ndim == 3:
-            x = x[..., None]
-        return RawData(x, y, scale=255.0, num_classes=len(files), class_names=list(files))
+        unreadable = check_headers(paths) if request.check_data else []
+        if unreadable:
+            keep = ~np.isin(paths, np.array(unreadable, dtype=object))
+            paths, y = paths[keep], y[keep]
+        raw = RawData(paths, y, scale=255.0, num_classes=len(files), class_names=list(files))
+        parts = holdout(self, raw, request)
+        counts = np.bincount(parts["train"].y, minlength=request.classes)[:request.classes]
+        parts = {name: Files(request.shard.of(p.x), request.shard.of(p.y), channels)
+                 for name, p in parts.items()}
+        plan = plan_adaptation(str(self), (None, None, channels), request.input_shape, 255.0)
+        return Opened(parts, plan, len(files), list(files), counts.astype(np.int64),
+                      unreadable=unreadable)
 
     def listing(self) -> dict[str, list[Path]]:
         """Class name -> its image files, sorted; ``DataError`` for a folder that is not
@@ -83,14 +96,17 @@ class Folder(InMemory):
         return files
 
 
-def image_mode(src, shape: tuple[int, ...]) -> str:
-    """The PIL mode that gives the blueprint's channels."""
+def image_channels(src, shape: tuple[int, ...]) -> int:
+    """The channels files are decoded to for the blueprint's input: 3 for RGB and for
+    gray inputs (made gray by luminance after decoding, which every format allows), 4
+    for RGBA."""
     if len(shape) == 2:
-        return "L"
+        return 3
     if len(shape) == 3:
-        modes = {1: "L", 3: "RGB", 4: "RGBA"}
-        if shape[2] in modes:
-            return modes[shape[2]]
+        if shape[2] in (1, 3):
+            return 3
+        if shape[2] == 4:
+            return 4
         raise DataError(f"{src}: images have 1, 3 or 4 channels but the blueprint's input "
                         f"{shape} has {shape[2]}")
     raise DataError(f"{src}: images need an image input (H, W, C) or (H, W); the "
@@ -106,21 +122,3 @@ def images_under(folder: Path) -> list[Path]:
             if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
                 found.append(Path(dirpath) / name)
     return found
-
-
-def decode_image(src, path: Path, mode: str, height: int, width: int) -> np.ndarray:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            image.load()
-            if image.mode.startswith("I;16"):
-                # 16-bit gray: keep the top 8 bits rather than clipping at 255.
-                wide = np.asarray(image, dtype=np.uint16)
-                image = Image.fromarray((wide >> 8).astype(np.uint8), "L")
-            image = image.convert(mode)
-            if image.size != (width, height):
-                image = image.resize((width, height), Image.Resampling.BILINEAR)
-            return np.asarray(image, dtype=np.uint8)
-    except Exception as error:  # PIL raises many types for bad files
-        raise DataError(f"{src}: cannot read image {path}: {error}") from error

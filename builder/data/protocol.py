@@ -5,20 +5,23 @@ A source kind is a frozen dataclass subclass of ``Source`` with a ``kind`` name,
 ``count_classes`` where the data says it without being read, and ``open``, which gives the
 examples of one process's shard as train, validation and test ``Part``s. Sources whose
 examples fit in memory derive from ``InMemory`` and only ``read`` their arrays: the
-holdout split and the shard are made once, here, for all of them.
+holdout split and the shard are made once, here, for all of them. A part is ``Arrays``
+(in memory), ``Files`` (image files decoded as they stream) or ``Stream`` (a
+tf.data.Dataset, tfds).
 
 Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..errors import DataError
 from .adapt import Plan, plan_adaptation
+from .files import SkipLog, read_image
 from .split import holdout_sizes, stratified_split
 
 PARTS: tuple[str, ...] = ("train", "validation", "test")
@@ -62,6 +65,7 @@ class Request:
     download: bool = False
     synthetic_size: int = 256
     shard: Shard = Shard()
+    check_data: bool = False       # check every file's header before anything streams
 
 
 @dataclass
@@ -94,15 +98,53 @@ class Stream:
 
 
 @dataclass
+class Files:
+    """Examples as image files: only paths and labels are in memory; a pipeline reads
+    and decodes each file (to ``channels`` uint8 channels) when it is needed, skipping
+    and logging those it cannot decode."""
+
+    paths: np.ndarray              # str (object array)
+    y: np.ndarray
+    channels: int                  # 1, 3 or 4, as decoded
+    skipped: SkipLog = None
+
+    def __post_init__(self):
+        if self.skipped is None:
+            self.skipped = SkipLog(len(self.paths))
+
+    @property
+    def size(self) -> int:
+        return len(self.y)
+
+    def head(self, n: int, plan: Plan) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``n`` readable files, adapted (float32) with int32 labels."""
+        images, labels = [], []
+        for path, label in zip(self.paths, self.y):
+            if len(images) == n:
+                break
+            try:
+                image = read_image(path, self.channels)
+            except Exception:  # PIL raises many types for bad files
+                self.skipped.add(path)
+                continue
+            images.append(plan.apply_numpy(image[None])[0])
+            labels.append(label)
+        if not images:
+            return np.zeros((0, *plan.target), np.float32), np.zeros((0,), np.int32)
+        return np.stack(images), np.asarray(labels, np.int32)
+
+
+@dataclass
 class Opened:
     """A source opened for a blueprint: its parts and what they hold."""
 
-    parts: dict[str, Any]          # "train" | "validation" | "test" -> Arrays | Stream
+    parts: dict[str, Any]          # "train" | "validation" | "test" -> Arrays | Stream | Files
     plan: Plan                     # stored example -> the blueprint's input
     num_classes: int
     class_names: list[str]
     class_counts: np.ndarray       # training labels per blueprint output
     labels_note: str = ""          # how the labels were read, for messages
+    unreadable: list[str] = field(default_factory=list)  # left out by the header check
 
 
 @dataclass
@@ -158,7 +200,7 @@ class InMemory(Source):
         raw = self.read(request)
         check_classes(self, raw.num_classes, request.classes, raw.labels_note)
         plan = plan_adaptation(str(self), raw.x.shape[1:], request.input_shape, raw.scale)
-        parts = _holdout(self, raw, request)
+        parts = holdout(self, raw, request)
         counts = np.bincount(parts["train"].y, minlength=request.classes)[:request.classes]
         parts = {name: Arrays(request.shard.of(p.x), request.shard.of(p.y))
                  for name, p in parts.items()}
@@ -166,9 +208,9 @@ class InMemory(Source):
                       raw.labels_note)
 
 
-def _holdout(src: Source, raw: RawData, request: Request) -> dict[str, Arrays]:
+def holdout(src: Source, raw: RawData, request: Request) -> dict[str, Arrays]:
     """Validation and test examples held out (stratified, seeded) where the source has
-    none of its own."""
+    none of its own; ``raw.x`` may be any array indexed by example (file paths too)."""
     n_val, n_test = holdout_sizes(len(raw.y),
                                   0.0 if raw.validation else request.validation_split,
                                   0.0 if raw.test else request.test_split)

@@ -1,7 +1,9 @@
-"""The numpy pipeline: a ``keras.utils.PyDataset`` over arrays in memory.
+"""The numpy pipeline: a ``keras.utils.PyDataset`` over arrays in memory, or over image
+files read with PIL a batch at a time (nothing cached: files are read every epoch).
 
 It uses numpy only (no TensorFlow of its own), so it serves the JAX and PyTorch
-backends too. Imported only for pipeline="numpy", since it imports keras.
+backends where TensorFlow is not installed. Imported only for pipeline="numpy", since
+it imports keras.
 """
 
 from __future__ import annotations
@@ -12,20 +14,24 @@ import numpy as np
 
 from .adapt import Plan
 from .augment import augment_numpy
-from .protocol import Arrays, Stream
+from .files import read_image
+from .protocol import Arrays, Files, Stream
 
 
-def dataset(part: Arrays | Stream, plan: Plan, *, batch_size: int, training: bool, seed: int,
-            augment: tuple[str, ...], cache: bool = True) -> "ArrayDataset":
-    """The batched numpy pipeline of one part. A stream is read into memory first,
-    adapted (this pipeline works on arrays)."""
+def dataset(part: Arrays | Stream | Files, plan: Plan, *, batch_size: int, training: bool,
+            seed: int, augment: tuple[str, ...], cache: str = "") -> "ArrayDataset":
+    """The batched numpy pipeline of one part. Files are read as batches need them; a
+    stream is read into memory first, adapted (this pipeline works on arrays)."""
+    kw = dict(batch_size=batch_size, shuffle=training, seed=seed,
+              augment=augment if training else ())
+    if isinstance(part, Files):
+        return FileDataset(part, plan, **kw)
     if isinstance(part, Stream):
         from .tf_pipeline import to_arrays  # TensorFlow, needed for streams only
 
         x, y = to_arrays(part.dataset, plan)
         part, plan = Arrays(x, y), Plan(plan.target, plan.target, 1.0)
-    return ArrayDataset(part.x, part.y, plan, batch_size=batch_size, shuffle=training,
-                        seed=seed, augment=augment if training else ())
+    return ArrayDataset(part.x, part.y, plan, **kw)
 
 
 class ArrayDataset(keras.utils.PyDataset):
@@ -72,12 +78,39 @@ class ArrayDataset(keras.utils.PyDataset):
             raise IndexError(f"batch {index} out of range ({len(self)} batches)")
         picked = self._order[index * self.batch_size:(index + 1) * self.batch_size]
         picked = picked[:len(picked) - len(picked) % self.multiple_of]
-        images = self.plan.apply_numpy(self.x[picked])
+        images, labels = self.examples(picked)
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, index, 1])
             images = augment_numpy(images, rng, self.augment)
-        return images, self.y[picked]
+        return images, labels
+
+    def examples(self, picked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The examples at ``picked``, adapted, and their labels."""
+        return self.plan.apply_numpy(self.x[picked]), self.y[picked]
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
         self._order = self._ordering()
+
+
+class FileDataset(ArrayDataset):
+    """Batches read from image files with PIL; a file that cannot be read is left out
+    of its batch and logged in ``part.skipped``."""
+
+    def __init__(self, part: Files, plan: Plan, **kwargs):
+        super().__init__(part.paths, part.y, plan, **kwargs)
+        self.part = part
+
+    def examples(self, picked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        images, keep = [], []
+        for i in picked:
+            try:
+                image = read_image(self.x[i], self.part.channels)
+            except Exception:  # PIL raises many types for bad files
+                self.part.skipped.add(self.x[i])
+                continue
+            images.append(self.plan.apply_numpy(image[None])[0])
+            keep.append(i)
+        if not images:
+            return np.zeros((0, *self.plan.target), np.float32), self.y[:0]
+        return np.stack(images), self.y[np.asarray(keep, np.int64)]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import keras
 
-from ..errors import DiskFull, writing
+from ..errors import DataError, DiskFull, writing
 from .state import STATE, TrainState
 
 
@@ -152,3 +152,33 @@ class NanStop(keras.callbacks.Callback):
         if loss is not None and not math.isfinite(float(loss)):
             self.hit = {"epoch": epoch + 1, "loss": float(loss)}
             self.model.stop_training = True
+
+
+def note_bad_files(data, path: Path, check: bool = True) -> int:
+    """Write the data files found unreadable so far to ``path`` (where there are any);
+    with ``check``, raise ``DataError`` where a part has more than its
+    ``max_bad_files``. Returns how many there are."""
+    bad = data.bad_files()
+    if bad:
+        with writing(path):
+            Path(path).write_text("".join(f"{p}\n" for p in bad), encoding="utf-8")
+    if check:
+        data.check_bad_files()
+    return len(bad)
+
+
+class BadFiles(keras.callbacks.Callback):
+    """After every epoch (its checkpoint saved first): the unreadable files found so far
+    listed, and the run stopped where they are too many."""
+
+    def __init__(self, data, path: Path):
+        super().__init__()
+        self.data = data
+        self.path = Path(path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        try:
+            note_bad_files(self.data, self.path)
+        except DataError as e:
+            raise DataError(f"{e}; all are listed in {self.path}",
+                            arguments=e.arguments) from None

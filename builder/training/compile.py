@@ -7,6 +7,9 @@ jit_compile stays Keras's "auto" (XLA made ResNet-50 training 9x slower on a CPU
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+
 import keras
 
 from ..dsl.layers import Activation
@@ -108,9 +111,20 @@ def fit(model, train, *, validation=None, outputs: int = 1, epochs: int, initial
         callbacks=(), class_weight=None, verbose=0):
     """``model.fit`` as every training in builder runs it: the labels repeated for each
     output of a multi-output model, no Keras shuffling (the data layer shuffles, seeded)."""
-    return model.fit(targets(train, outputs), validation_data=targets(validation, outputs),
-                     epochs=epochs, initial_epoch=initial_epoch, callbacks=list(callbacks),
-                     class_weight=class_weight, verbose=verbose, shuffle=False)
+    with unknown_length():
+        return model.fit(targets(train, outputs), validation_data=targets(validation, outputs),
+                         epochs=epochs, initial_epoch=initial_epoch, callbacks=list(callbacks),
+                         class_weight=class_weight, verbose=verbose, shuffle=False)
+
+
+@contextlib.contextmanager
+def unknown_length():
+    """Keras quiet about a split that ends: a streamed split whose unreadable files are
+    skipped has no known length, Keras learns it at the end of the first pass and warns
+    there, though running out is how a pass without `steps_per_epoch` ends."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        yield
 
 
 def targets(dataset, outputs: int):

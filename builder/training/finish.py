@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from ..errors import UserError, writing
-from .compile import main_metric, targets
+from .callbacks import note_bad_files
+from .compile import main_metric, targets, unknown_length
 from .report import plot_curves, write_history
-from .rundir import CHECKPOINTS, CURVES, HISTORY, METRICS, MODEL
+from .rundir import CHECKPOINTS, CURVES, HISTORY, METRICS, MODEL, SKIPPED
 from .session import Session
 from .state import write_json
 
@@ -32,10 +33,12 @@ def finish(session: Session) -> dict:
                "train_seconds": round(state.train_seconds, 3),
                "images_per_second": round(state.images_per_second, 1)}
     if plan.data.test is not None:
-        results = session.model.evaluate(targets(plan.data.test, len(plan.graph.outputs)),
-                                         verbose=0, return_dict=True)
+        with unknown_length():
+            results = session.model.evaluate(targets(plan.data.test, len(plan.graph.outputs)),
+                                             verbose=0, return_dict=True)
         metrics["test_loss"] = float(results["loss"])
         metrics["test_accuracy"] = float(main_metric(results, "accuracy"))
+    metrics["unreadable_files"] = note_bad_files(plan.data, run.file(SKIPPED), check=False)
     last = state.history[-1] if state.history else {}
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         value = main_metric(last, key)
@@ -70,9 +73,13 @@ def final_paragraph(session: Session, metrics: dict) -> str:
     mirror = (f", mirrored over {placement.replicas} devices" if placement.name == "mirrored"
               else "")
     done, where = metrics["epochs_completed"], session.run.final
+    bad = metrics.get("unreadable_files", 0)
+    skipped = (f", {bad} unreadable file{'s' if bad != 1 else ''} skipped (listed in "
+               f"{SKIPPED})" if bad else "")
     return (f"{session.plan.blueprint.name} trained {done} epoch{'s' if done != 1 else ''}"
             f"{stop} on {data.source} ({data.num_train} training, {data.num_validation} "
-            f"validation images) in {metrics['train_seconds']:.1f} s "
+            f"validation images; {data.cache.text()}{skipped}) in "
+            f"{metrics['train_seconds']:.1f} s "
             f"({metrics['images_per_second']:.0f} images/s, {session.precision['policy']}"
             f"{mirror}).{test} Run directory: {where} (model.keras, history.csv, curves.png, "
             f"metrics.json; TensorBoard: tensorboard --logdir {where}/logs).")

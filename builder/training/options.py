@@ -80,6 +80,14 @@ class TrainOptions:
     validation_split: Below1 = option(0.1, "fraction held out for validation where the data "
                                       "has no split of its own (default 0.1)", "X")
     test_split: Below1 = option(0.2, "fraction held out for test (default 0.2)", "X")
+    cache: str = option("auto", "where folder: and tfds data are cached once decoded: none, "
+                        "memory or a directory (default auto: memory when they fit in a "
+                        "quarter of the available memory)", "auto|none|memory|DIR")
+    check_data: bool = option(False, "check every image file's header before training "
+                              "(bad files are left out and counted)", None)
+    max_bad_files: Below1 = option(0.01, "the fraction of a split's files that may be "
+                                   "unreadable (skipped, listed in skipped.txt); more stops "
+                                   "the run (default 0.01)", "X")
 
     def __post_init__(self):
         for name, check in _checkers(type(self)):

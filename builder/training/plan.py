@@ -9,6 +9,7 @@ creates its directory.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 from pathlib import Path
 
@@ -94,16 +95,21 @@ def plan_resume(run: RunDir, epochs: int | None = None) -> RunPlan:
 
 def open_data(options: TrainOptions, input_shape, classes: int, *, augment: bool = True,
               shard: Shard = Shard()) -> DataSplits:
-    """The run's data, as its options say, on the pipeline the backend wants."""
-    import keras
-
+    """The run's data, as its options say: on tf.data wherever TensorFlow is installed
+    (it feeds the JAX and PyTorch backends too), else on the numpy pipeline."""
     seed_everything(options.seed)  # tf.data's shuffling depends on the global seed too
-    pipeline = "tf" if keras.backend.backend() == "tensorflow" else "numpy"
     return load_data(options.data, input_shape=tuple(input_shape), classes=classes,
                      batch_size=options.batch_size, seed=options.seed,
                      validation_split=options.validation_split, test_split=options.test_split,
                      augment=options.augment if augment else (), data_dir=options.data_dir,
-                     download=options.download, pipeline=pipeline, shard=shard)
+                     download=options.download, pipeline=pipeline_for_backend(), shard=shard,
+                     cache=options.cache, check_data=options.check_data,
+                     max_bad_files=options.max_bad_files)
+
+
+def pipeline_for_backend() -> str:
+    """"tf" where TensorFlow can be imported (any backend), else "numpy"."""
+    return "tf" if importlib.util.find_spec("tensorflow") is not None else "numpy"
 
 
 def _blueprint(spec, input_shape, classes) -> Blueprint:

@@ -36,6 +36,7 @@ HISTORY = "history.csv"
 CURVES = "curves.png"
 SUMMARY = "summary.txt"
 LOGS = "logs"
+SKIPPED = "skipped.txt"           # unreadable data files, one path a line (if any)
 RUN_FILES = (CONFIG, BLUEPRINT)
 
 

@@ -20,12 +20,13 @@ from ..summary import summary_text
 from ..weights import load_weights
 from . import precision as precision_mod
 from . import strategy as strategy_mod
-from .callbacks import (EpochCheckpoint, NanStop, Restored, Throughput, current_rate)
+from .callbacks import (BadFiles, EpochCheckpoint, NanStop, Restored, Throughput,
+                        current_rate)
 from .compile import compile_model, fit, freeze_layers, learning_rate
 from .plan import RunPlan
 from .record import config_record
 from .report import write_history
-from .rundir import BLUEPRINT, CHECKPOINTS, CONFIG, HISTORY, LOGS, SUMMARY, RunDir
+from .rundir import BLUEPRINT, CHECKPOINTS, CONFIG, HISTORY, LOGS, SKIPPED, SUMMARY, RunDir
 from .seed import seed_everything
 from .state import TrainState, write_json
 
@@ -195,5 +196,6 @@ def _callbacks(session: Session):
                   keras.callbacks.TensorBoard(log_dir=str(run.file(LOGS)), write_graph=False,
                                               profile_batch=0),
                   EpochCheckpoint(run.file(CHECKPOINTS), session.state, stateful,
-                                  lambda state: write_history(run.file(HISTORY), state.history))]
+                                  lambda state: write_history(run.file(HISTORY), state.history)),
+                  BadFiles(data, run.file(SKIPPED))]
     return callbacks, nan

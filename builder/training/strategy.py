@@ -90,9 +90,29 @@ def shard_evenly(placement: Placement, splits, batch_size: int) -> int:
         raise ArgumentError(f"batch_size={batch_size} does not split over the "
                             f"{placement.replicas} devices; use a multiple of {placement.replicas}",
                             arguments=("batch_size",))
+    replicas = placement.replicas
     left_out = 0
-    for dataset in (splits.train, splits.validation, splits.test):
-        if dataset is not None and hasattr(dataset, "multiple_of"):
-            dataset.multiple_of = placement.replicas
+    for name in ("train", "validation", "test"):
+        dataset = getattr(splits, name)
+        if dataset is None:
+            continue
+        if hasattr(dataset, "multiple_of"):  # the numpy pipeline cuts its own batches
+            dataset.multiple_of = replicas
             left_out += dataset.examples_left_out()
+        else:
+            setattr(splits, name, _cut_batches(dataset, replicas))
+            size = getattr(splits, f"num_{name}")
+            left_out += size % batch_size % replicas
     return left_out
+
+
+def _cut_batches(dataset, replicas: int):
+    """A tf.data pipeline whose batches are cut to a multiple of ``replicas`` (a batch
+    left empty is dropped)."""
+    import tensorflow as tf
+
+    def cut(x, y):
+        keep = tf.shape(y)[0] // replicas * replicas
+        return x[:keep], y[:keep]
+
+    return dataset.map(cut).filter(lambda x, y: tf.shape(y)[0] > 0)
