@@ -10,8 +10,9 @@ import numpy as np
 from .. import checks
 from ..errors import ArgumentError, DataError
 from .augment import check_augment
-from .protocol import PARTS, Request, Shard, Source
+from .protocol import PARTS, Arrays, Request, Shard, Source
 from .source import parse_source
+from .transforms import BATCH_AUGMENTATIONS, CROP_PCT, CROP_SCALE, Transform, check_crop, choose
 
 PIPELINES: tuple[str, ...] = ("tf", "numpy")
 
@@ -25,7 +26,8 @@ class DataSplits:
     labels); ``validation``/``test`` are None where they hold no examples.
     ``class_names`` has one name per blueprint output (outputs the data does not use
     are named by their index); ``class_counts`` counts training labels per output.
-    Sizes count this process's shard.
+    Sizes count this process's shard. ``transform`` records the training and evaluation
+    transforms chosen (transforms.py), as config.json keeps them.
     """
 
     train: Any
@@ -43,6 +45,7 @@ class DataSplits:
     batch_size: int = 32
     sampler: Callable[[int], tuple[np.ndarray, np.ndarray]] | None = field(
         default=None, repr=False, compare=False)
+    transform: dict = field(default_factory=dict)
 
     def sample(self, n: int = 8) -> tuple[np.ndarray, np.ndarray]:
         """The first ``n`` test examples (fewer if the split is smaller) as numpy
@@ -71,13 +74,16 @@ def load_data(
     seed: int = 0,
     validation_split: float = 0.1,
     test_split: float = 0.2,
-    augment: tuple[str, ...] = (),
+    augment: tuple[str, ...] | None = (),
     data_dir: str | None = None,
     download: bool = False,
     pipeline: str = "tf",
     synthetic_size: int = 256,
     cache: bool = True,
     shard: Shard = Shard(),
+    train_transform: str = "auto",
+    crop_pct: float = CROP_PCT,
+    crop_scale: tuple[float, float] = CROP_SCALE,
 ) -> DataSplits:
     """Load ``source`` for a blueprint with input ``input_shape`` and ``classes`` outputs.
 
@@ -86,9 +92,12 @@ def load_data(
     blueprint's height and width and converted between 1 and 3 channels. Validation
     and test examples are held out (stratified, seeded: fractions of the examples that
     have no split of their own) where the source has none. ``augment`` ("flip",
-    "crop", "rotate") applies to training batches only. Data in memory (every source
-    but tfds) is already cached; ``cache`` caches tfds streams. ``shard`` chooses this
-    process's part of every split.
+    "crop", "rotate", "jitter", "randaugment", "mixup", "cutmix"; None: the transform's
+    default, "rotate" for simple and none for imagenet) applies to training batches only.
+    ``train_transform`` (auto, simple or imagenet), ``crop_pct`` and ``crop_scale`` choose
+    the training and evaluation transforms (transforms.py). Data in memory (every
+    source but tfds) is already cached; ``cache`` caches tfds streams. ``shard`` chooses
+    this process's part of every split.
 
     Raises ``DataError`` for data that is missing, unreadable or does not fit the
     blueprint, ``ArgumentError`` for a bad argument.
@@ -97,22 +106,34 @@ def load_data(
                        download, synthetic_size, shard)
     batch_size = checks.whole("batch_size", batch_size, 1)
     checks.choice("pipeline", pipeline, PIPELINES)
-    augment = check_augment(augment, request.input_shape)
+    if augment is not None:
+        augment = check_augment(augment, request.input_shape)
+    check_crop(crop_pct, crop_scale)
     src = source if isinstance(source, Source) else parse_source(source)
     opened = src.open(request)
+    transform = _transform(opened, request, pipeline, train_transform, augment,
+                           crop_pct=float(crop_pct), scale=tuple(map(float, crop_scale)))
     if pipeline == "tf":
         from .tf_pipeline import dataset
     else:
         from .py_dataset import dataset
     datasets = {name: dataset(part, opened.plan, batch_size=batch_size, training=name == "train",
-                              seed=request.seed, augment=augment, cache=bool(cache))
+                              seed=request.seed, augment=transform.affine, cache=bool(cache),
+                              transform=transform)
                 if part.size else None
                 for name, part in opened.parts.items()}
 
     def sample(n: int):
         for name in ("test", "validation", "train"):
-            if opened.parts[name].size:
-                return opened.parts[name].head(n, opened.plan)
+            part = opened.parts[name]
+            if part.size and transform.kind == "imagenet":
+                from .tf_pipeline import to_arrays
+
+                head = part.dataset.take(n) if not isinstance(part, Arrays) else \
+                    _examples(part.x[:n], part.y[:n])
+                return to_arrays(head, opened.plan, transform)
+            if part.size:
+                return part.head(n, opened.plan)
         raise DataError("no examples to sample")
 
     sizes = {name: part.size for name, part in opened.parts.items()}
@@ -122,8 +143,30 @@ def load_data(
         input_shape=request.input_shape, num_train=sizes["train"],
         num_validation=sizes["validation"], num_test=sizes["test"], source=str(src),
         class_counts=opened.class_counts, pipeline=pipeline, batch_size=batch_size,
-        sampler=sample,
+        sampler=sample, transform=transform.record(request.input_shape),
     )
+
+
+def _transform(opened, request: Request, pipeline: str, train_transform: str, augment,
+               **crop) -> Transform:
+    """The run's transforms: imagenet or simple (``auto`` decides from the input size and
+    whether the training examples keep their stored size), and the augmentations."""
+    train = opened.parts["train"]
+    native = not isinstance(train, Arrays) or opened.plan.resize
+    kind = choose(train_transform, request.input_shape, native, pipeline)
+    if augment is None:
+        augment = check_augment(("rotate",) if kind == "simple" else (), request.input_shape)
+    batch = [a for a in augment if a in BATCH_AUGMENTATIONS]
+    if batch and pipeline != "tf":
+        raise ArgumentError(f"augmentation {', '.join(batch)} needs the tf pipeline (the "
+                            f"TensorFlow backend)", arguments=("augment",))
+    return Transform(kind, augment, classes=request.classes, **crop)
+
+
+def _examples(x: np.ndarray, y: np.ndarray):
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices((x, y.astype(np.int32)))
 
 
 def _request(input_shape, classes, seed, validation_split, test_split, data_dir, download,

@@ -16,9 +16,10 @@ from .protocol import Arrays, Stream
 
 
 def dataset(part: Arrays | Stream, plan: Plan, *, batch_size: int, training: bool, seed: int,
-            augment: tuple[str, ...], cache: bool = True) -> "ArrayDataset":
+            augment: tuple[str, ...], cache: bool = True, transform=None) -> "ArrayDataset":
     """The batched numpy pipeline of one part. A stream is read into memory first,
-    adapted (this pipeline works on arrays)."""
+    adapted (this pipeline works on arrays). Only the simple transforms run here
+    (``load_data`` refuses others), so ``transform`` adds nothing to ``augment``."""
     if isinstance(part, Stream):
         from .tf_pipeline import to_arrays
 

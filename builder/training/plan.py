@@ -104,7 +104,9 @@ def open_data(options: TrainOptions, input_shape, classes: int, *, augment: bool
                      batch_size=options.batch_size, seed=options.seed,
                      validation_split=options.validation_split, test_split=options.test_split,
                      augment=options.augment if augment else (), data_dir=options.data_dir,
-                     download=options.download, pipeline=pipeline, shard=shard)
+                     download=options.download, pipeline=pipeline, shard=shard,
+                     train_transform=options.train_transform, crop_pct=options.crop_pct,
+                     crop_scale=(options.crop_scale, 1.0))
 
 
 def _blueprint(spec, input_shape, classes) -> Blueprint:

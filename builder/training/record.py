@@ -28,6 +28,7 @@ def config_record(plan, session) -> dict:
                  "num_validation": data.num_validation, "num_test": data.num_test,
                  "class_counts": [int(c) for c in data.class_counts],
                  "pipeline": data.pipeline, "left_out_for_sharding": session.left_out},
+        "transform": data.transform,
         "precision": session.precision, "distribution": session.placement.describe(),
         "frozen_layers": session.frozen, "notes": list(plan.notes),
         "versions": versions(), "backend": keras.backend.backend(),
