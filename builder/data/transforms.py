@@ -23,8 +23,9 @@ mix labels, so training labels become soft (one-hot, mixed) vectors; with both, 
 batch gets one of the two, at random. Every random draw is stateless, from a seed
 derived from the run's seed, so a pipeline is the same whatever tf.data's parallelism.
 
-Resizing is bilinear with antialiasing (``tf.image.resize(..., antialias=True)``), so a
-large image shrinks without aliasing; enlarging is plain bilinear.
+Resizing is bilinear with half-pixel centres and no antialiasing, as everywhere in
+builder (``adapt.py``) and in ``keras.layers.Resizing``: every export format (ONNX,
+TFLite) has that operation, so exported models resize exactly as evaluation did.
 
 Importing this module does not import TensorFlow or Keras.
 """
@@ -126,7 +127,14 @@ def choose(train_transform: str, target: tuple[int, ...], native: bool, pipeline
     return "simple"
 
 
-def eval_geometry(height, width, target: tuple[int, ...], crop_pct: float, ops=np):
+def _numpy_cast(x, dtype):
+    return np.asarray(x).astype(dtype)
+
+
+NUMPY_OPS = SimpleNamespace(cast=_numpy_cast, maximum=np.maximum, round=np.round)
+
+
+def eval_geometry(height, width, target: tuple[int, ...], crop_pct: float, ops=NUMPY_OPS):
     """(resized height, resized width, top, left) of the evaluation transform of an image
     ``height`` x ``width``: the smallest resize keeping the aspect ratio that covers
     ``round(target / crop_pct)`` on both axes, then the centre (offsets rounded down).
@@ -146,28 +154,23 @@ def _tf_ops():
     return SimpleNamespace(cast=tf.cast, maximum=tf.maximum, round=tf.round)
 
 
-def _numpy_cast(x, dtype):
-    return np.asarray(x).astype(dtype)
-
-
-np_ops = SimpleNamespace(cast=_numpy_cast, maximum=np.maximum, round=np.round)
-
-
 def _resize(image, size):
     import tensorflow as tf
 
-    return tf.image.resize(image, size, method="bilinear", antialias=True)
+    return tf.image.resize(image, size, method="bilinear")
 
 
-def eval_image(image, target: tuple[int, ...], crop_pct: float):
-    """The evaluation transform of one float image (h, w, C): resize, centre crop to the
-    target's height and width."""
+def eval_image(images, target: tuple[int, ...], crop_pct: float):
+    """The evaluation transform of one float image (h, w, C) or a batch of images of one
+    size (B, h, w, C): resize, then crop the centre to the target's height and width."""
     import tensorflow as tf
 
-    shape = tf.shape(image)
-    new_h, new_w, top, left = eval_geometry(shape[0], shape[1], target, crop_pct, _tf_ops())
-    image = _resize(image, tf.stack([new_h, new_w]))
-    return image[top:top + target[0], left:left + target[1]]
+    rank = images.shape.rank
+    shape = tf.shape(images)
+    new_h, new_w, top, left = eval_geometry(shape[rank - 3], shape[rank - 2], target,
+                                            crop_pct, _tf_ops())
+    images = _resize(images, tf.stack([new_h, new_w]))
+    return images[..., top:top + target[0], left:left + target[1], :]
 
 
 def train_image(image, seed, target: tuple[int, ...], scale=CROP_SCALE, ratio=CROP_RATIO):
@@ -194,8 +197,7 @@ def example_map(plan, transform: Transform, training: bool):
     target = plan.target
 
     def prepare(image):
-        x = plan.pixels_tf(image[None])[0]
-        return x
+        return plan.pixels_tf(image[None])[0]
 
     def finish(x, label):
         if plan.squeeze:

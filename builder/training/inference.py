@@ -88,12 +88,15 @@ def evaluate_run(run, data: str | None = None, data_dir: str | None = None) -> d
             "accuracy": float(correct.mean()), "per_class": per_class}
 
 
-def load_image(path, input_shape) -> np.ndarray:
-    """One image file as the model's input: scaled to [0, 1], channels and size adapted
-    the way the training data was (builder.data.adapt)."""
+def load_image(path, input_shape, transform: dict | None = None) -> np.ndarray:
+    """One image file as the model's input: scaled to [0, 1], channels adapted the way the
+    training data was (builder.data.adapt), then resized to the input, or under the
+    imagenet transforms (``transform``: config.json's record) resized and centre-cropped
+    as evaluation did (builder.data.transforms)."""
     from PIL import Image, UnidentifiedImageError
 
     from ..data.adapt import plan_adaptation
+    from ..data.transforms import Transform
 
     shape = tuple(input_shape)
     if len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] not in (1, 3, 4)):
@@ -110,6 +113,12 @@ def load_image(path, input_shape) -> np.ndarray:
     if pixels.ndim == 2 and len(shape) == 3:
         pixels = pixels[..., None]
     plan = plan_adaptation(str(path), pixels.shape, shape, 255.0)
+    chosen = Transform.from_record(transform)
+    if chosen.kind == "imagenet":
+        from ..data.transforms import example_map
+
+        x, _ = example_map(plan, chosen, training=False)(pixels, 0)
+        return np.asarray(x, np.float32)
     return plan.apply_numpy(pixels[None])[0]
 
 
@@ -118,7 +127,8 @@ def predict_files(run, files, top: int = 5) -> list[tuple[str, list[tuple[str, f
     if not files:
         raise ArgumentError("predict needs at least one image file")
     model, config, are_probabilities = load_run(run)
-    images = np.stack([load_image(f, config["input_shape"]) for f in files])
+    images = np.stack([load_image(f, config["input_shape"], config.get("transform"))
+                       for f in files])
     probabilities = _probabilities(model, images, are_probabilities)
     names = config.get("class_names") or [str(i) for i in range(probabilities.shape[-1])]
     results = []
