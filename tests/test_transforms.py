@@ -4,6 +4,7 @@ batch augmentations and their soft labels, the choice ``auto`` makes, and predic
 export preprocessing as evaluation does."""
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import pytest
 import builder
 from builder.data import load_data
 from builder.data.adapt import plan_adaptation, resize_bilinear
-from builder.data.protocol import Arrays
+from builder.data.protocol import Arrays, Opened, Source, Stream
 from builder.data.transforms import (Transform, choose, eval_geometry, example_map,
                                      train_image)
 from builder.errors import ArgumentError
@@ -112,12 +113,38 @@ def test_random_resized_crop_area_and_ratio():
     assert min(spans) < 120 and max(spans) > 120     # the default area range varies
 
 
-def test_imagenet_training_pipeline_seeded(tiny_native):
-    kw = dict(input_shape=(128, 128, 3), classes=3, batch_size=4, seed=5,
-              data_dir=str(tiny_native), augment=("jitter",))
-    a = load_data("tfds:builder_transforms_tiny", **kw)
-    b = load_data("tfds:builder_transforms_tiny", **kw)
-    c = load_data("tfds:builder_transforms_tiny", **{**kw, "seed": 6})
+def varied_images() -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 256, (140 + 7 * (i % 4), 150 + 11 * (i % 3), 3), np.uint8)
+            for i in range(24)]
+
+
+@dataclass(frozen=True)
+class Varied(Source):
+    """``varied_images`` streamed at their own sizes, 3 classes: 18 for training, then 6
+    for test (none for validation)."""
+
+    kind = "varied"
+
+    def open(self, request):
+        images = varied_images()
+
+        def stream(first, last):
+            return Stream(tf.data.Dataset.from_generator(
+                lambda: ((images[i], i % 3) for i in range(first, last)),
+                output_signature=(tf.TensorSpec((None, None, 3), tf.uint8),
+                                  tf.TensorSpec((), tf.int64))), last - first)
+
+        plan = plan_adaptation(str(self), (None, None, 3), request.input_shape, 255.0)
+        parts = {"train": stream(0, 18), "validation": stream(0, 0), "test": stream(18, 24)}
+        return Opened(parts, plan, 3, ["a", "b", "c"], np.array([6, 6, 6]))
+
+
+def test_imagenet_training_pipeline_seeded():
+    kw = dict(input_shape=(128, 128, 3), classes=3, batch_size=4, seed=5, augment=("jitter",))
+    a = load_data(Varied(), **kw)
+    b = load_data(Varied(), **kw)
+    c = load_data(Varied(), **{**kw, "seed": 6})
     assert a.transform["train_transform"] == "imagenet"
     xa, ya = next(iter(a.train))
     xb, yb = next(iter(b.train))
@@ -129,45 +156,10 @@ def test_imagenet_training_pipeline_seeded(tiny_native):
     assert xa.shape == (4, 128, 128, 3) and ya.dtype == np.int32
 
 
-@pytest.fixture(scope="session")
-def tiny_native(tmp_path_factory):
-    """A tfds dataset of RGB images of several sizes around 150 pixels, prepared locally."""
-    import tensorflow_datasets as tfds
-
-    class BuilderTransformsTiny(tfds.core.GeneratorBasedBuilder):
-        VERSION = tfds.core.Version("1.0.0")
-
-        def _info(self):
-            return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(None, None, 3)),
-                "label": tfds.features.ClassLabel(names=["a", "b", "c"]),
-            }))
-
-        def _split_generators(self, dl_manager):
-            return {"train": self._generate_examples(24)}
-
-        def _generate_examples(self, n):
-            rng = np.random.default_rng(0)
-            for i in range(n):
-                size = (140 + 7 * (i % 4), 150 + 11 * (i % 3), 3)
-                yield i, {"image": rng.integers(0, 256, size, dtype=np.uint8), "label": i % 3}
-
-    data_dir = tmp_path_factory.mktemp("tfds")
-    made = tfds.builder("builder_transforms_tiny", data_dir=str(data_dir))
-    made.download_and_prepare(download_config=tfds.download.DownloadConfig(
-        try_download_gcs=False))
-    return data_dir
-
-
-def test_evaluation_split_and_sample_use_the_centre_crop(tiny_native):
-    import tensorflow_datasets as tfds
-
-    splits = load_data("tfds:builder_transforms_tiny", input_shape=(128, 128, 3), classes=3,
-                       batch_size=4, data_dir=str(tiny_native), validation_split=0.0,
-                       test_split=0.25)
-    raw = tfds.builder("builder_transforms_tiny", data_dir=str(tiny_native)).as_dataset(
-        split="train", shuffle_files=False)
-    first = next(iter(raw))["image"].numpy()          # tfds holds out the first examples
+def test_evaluation_split_and_sample_use_the_centre_crop():
+    splits = load_data(Varied(), input_shape=(128, 128, 3), classes=3, batch_size=4)
+    assert splits.validation is None
+    first = varied_images()[18]
     x, _ = next(iter(splits.test))
     np.testing.assert_allclose(x[0], evaluated(first, (128, 128, 3)), atol=1e-6)
     np.testing.assert_allclose(splits.sample(2)[0][0], x[0], atol=1e-6)
