@@ -326,3 +326,7 @@ def test_export_preprocesses_as_evaluation(tmp_path):
 
     again = keras.saving.load_model(tmp_path / "m.keras", compile=False)
     np.testing.assert_allclose(again(pixels), served, atol=1e-5)
+    ex.export(str(run), "saved_model", str(tmp_path / "sm"))
+    signature = tf.saved_model.load(str(tmp_path / "sm")).signatures["serving_default"]
+    out = list(signature(images=tf.constant(pixels)).values())[0]
+    np.testing.assert_allclose(out, served, atol=1e-5)   # a size other than the input's
