@@ -330,3 +330,52 @@ def test_export_preprocesses_as_evaluation(tmp_path):
     signature = tf.saved_model.load(str(tmp_path / "sm")).signatures["serving_default"]
     out = list(signature(images=tf.constant(pixels)).values())[0]
     np.testing.assert_allclose(out, served, atol=1e-5)   # a size other than the input's
+
+
+# ------------------------------------------------------------------------ training runs
+
+@pytest.mark.slow
+def test_training_with_mixed_labels_is_seeded_and_learns(tmp_path):
+    from builder.training import train
+
+    options = TrainOptions(epochs=3, precision="float32", strategy="none", seed=1,
+                           augment=("mixup", "cutmix"), label_smoothing=0.1)
+    first = train("lenet5_full", options, out=tmp_path / "a", say=lambda *a: None, verbose=0)
+    again = train("lenet5_full", options, out=tmp_path / "b", say=lambda *a: None, verbose=0)
+    assert again["final_loss"] == first["final_loss"]
+    assert again["test_loss"] == first["test_loss"]
+    assert first["test_accuracy"] > 0.5          # 10 classes: chance is 0.1
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert config["transform"]["augment"] == ["mixup", "cutmix"]
+
+
+@pytest.mark.slow
+def test_imagenet_run_trains_evaluates_and_predicts(tmp_path, cli):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (30, 150, 170, 3), dtype=np.uint8)
+    np.savez(tmp_path / "big.npz", x=x, y=np.arange(30) % 3)
+    Image.fromarray(x[0]).save(tmp_path / "a.png")
+    run = tmp_path / "run"
+    done = cli("train", "lenet5", "--input-shape", "128,128,3", "--data",
+               f"npz:{tmp_path / 'big.npz'}", "--epochs", "1", "--batch-size", "8",
+               "--precision", "float32", "--strategy", "none", "--crop-pct", "0.9",
+               "--augment", "jitter", "--out", run)
+    assert done.returncode == 0, done.stderr
+    config = json.loads((run / "config.json").read_text())
+    assert config["transform"]["train_transform"] == "imagenet"
+    assert config["transform"]["crop_pct"] == 0.9
+    assert config["options"]["train_transform"] == "auto"
+    assert cli("evaluate", run).returncode == 0
+    done = cli("predict", run, tmp_path / "a.png", "--json")
+    assert done.returncode == 0, done.stderr
+    from builder.training.inference import load_image, load_run
+
+    model, _, _ = load_run(run)
+    p = np.asarray(model(evaluated(x[0], (128, 128, 3), crop_pct=0.9)[None]))[0]
+    np.testing.assert_allclose(load_image(tmp_path / "a.png", (128, 128, 3),
+                                          config["transform"]),
+                               evaluated(x[0], (128, 128, 3), crop_pct=0.9), atol=1e-6)
+    top = json.loads(done.stdout)[0]["top"][0]
+    assert top["probability"] == pytest.approx(float(p.max()), abs=1e-5)
