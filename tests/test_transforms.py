@@ -266,13 +266,21 @@ def test_options_and_flags():
         TrainOptions(train_transform="timm")
 
 
-def test_cli_flags(cli):
-    done = cli("train", "--help")
-    assert done.returncode == 0
+def test_cli_flags(capsys, tmp_path, monkeypatch):
+    from builder.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
     for flag in ("--train-transform", "--crop-pct", "--crop-scale", "randaugment"):
-        assert flag in done.stdout
-    bad = cli("train", "lenet5", "--augment", "mixup,blur", "--epochs", "1")
-    assert bad.returncode == 2 and "--augment" in bad.stderr
+        assert flag in out
+    monkeypatch.chdir(tmp_path)
+    for args, word in ((["--augment", "mixup,blur"], "--augment"),
+                       (["--crop-pct", "0"], "--crop-pct"),
+                       (["--train-transform", "timm"], "--train-transform")):
+        assert main(["train", "lenet5", "--epochs", "1", *args]) == 2
+        assert word in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 # ------------------------------------------------------------- predict and export
@@ -326,10 +334,20 @@ def test_export_preprocesses_as_evaluation(tmp_path):
 
     again = keras.saving.load_model(tmp_path / "m.keras", compile=False)
     np.testing.assert_allclose(again(pixels), served, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_saved_model_export_crops_any_size_as_evaluation(tmp_path):
+    from builder import export as ex
+
+    run = imagenet_run(tmp_path)
+    loaded = ex.load_run(str(run))
+    pixels = np.random.default_rng(3).integers(0, 256, (2, 45, 72, 3), dtype=np.uint8)
+    inputs = np.stack([evaluated(p, (40, 40, 3), crop_pct=0.8) for p in pixels])
     ex.export(str(run), "saved_model", str(tmp_path / "sm"))
     signature = tf.saved_model.load(str(tmp_path / "sm")).signatures["serving_default"]
     out = list(signature(images=tf.constant(pixels)).values())[0]
-    np.testing.assert_allclose(out, served, atol=1e-5)   # a size other than the input's
+    np.testing.assert_allclose(out, loaded.model(inputs), atol=1e-5)  # not the input's size
 
 
 # ------------------------------------------------------------------------ training runs

@@ -33,6 +33,7 @@ Importing this module does not import TensorFlow or Keras.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -213,6 +214,7 @@ def example_map(plan, transform: Transform, training: bool):
 
 # ------------------------------------------------------------------ batch augmentations
 
+@functools.cache
 def _seed_generator_class():
     import keras
 
@@ -237,9 +239,9 @@ def _seed_generator_class():
 def _seeded(layer, seed):
     """``layer`` and its sublayers draw from ``seed`` while traced here."""
     seeds = _seed_generator_class()(seed)
-    layers = [layer] + [sub for sub in layer._flatten_layers(include_self=False)]
-    layers += [getattr(layer, name) for name in getattr(layer, "_AUGMENT_LAYERS", ())]
-    saved = [(sub, sub.__dict__.get("generator")) for sub in layers if "generator" in sub.__dict__]
+    # The layer and its sublayers (RandAugment's, RandomColorJitter's), each once.
+    layers = layer._flatten_layers(include_self=True, recursive=True)
+    saved = [(sub, sub.__dict__["generator"]) for sub in layers if "generator" in sub.__dict__]
     for sub, _ in saved:
         object.__setattr__(sub, "generator", seeds)  # past Keras's tracking: put back below
     try:
