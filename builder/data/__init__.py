@@ -12,6 +12,8 @@ the blueprint's shape), ``folder:PATH`` (one subfolder of images per class), ``n
 (arrays x/y or x_train/y_train[/x_test/y_test]) and ``tfds:NAME[:SPLIT]``
 (tensorflow-datasets, prepared in a data directory). ``source.py`` switches on the kind,
 once. Pipelines: ``tf_pipeline`` (tf.data) and ``py_dataset`` (numpy, any backend).
+Transforms: ``augment`` (flip, crop, rotate) and ``transforms`` (the imagenet training and
+evaluation transforms; jitter, RandAugment, MixUp, CutMix through Keras's layers).
 
 Importing this package does not import TensorFlow; ``pipeline="numpy"`` with the
 in-memory sources never does (keras itself may, on its TensorFlow backend).
