@@ -113,29 +113,7 @@ def load_data(
     opened = src.open(request)
     transform = _transform(opened, request, pipeline, train_transform, augment,
                            crop_pct=float(crop_pct), scale=tuple(map(float, crop_scale)))
-    if pipeline == "tf":
-        from .tf_pipeline import dataset
-    else:
-        from .py_dataset import dataset
-    datasets = {name: dataset(part, opened.plan, batch_size=batch_size, training=name == "train",
-                              seed=request.seed, augment=transform.affine, cache=bool(cache),
-                              transform=transform)
-                if part.size else None
-                for name, part in opened.parts.items()}
-
-    def sample(n: int):
-        for name in ("test", "validation", "train"):
-            part = opened.parts[name]
-            if part.size and transform.kind == "imagenet":
-                from .tf_pipeline import to_arrays
-
-                head = part.dataset.take(n) if not isinstance(part, Arrays) else \
-                    _examples(part.x[:n], part.y[:n])
-                return to_arrays(head, opened.plan, transform)
-            if part.size:
-                return part.head(n, opened.plan)
-        raise DataError("no examples to sample")
-
+    datasets = _datasets(opened, transform, pipeline, batch_size, request.seed, bool(cache))
     sizes = {name: part.size for name, part in opened.parts.items()}
     return DataSplits(
         train=datasets["train"], validation=datasets["validation"], test=datasets["test"],
@@ -143,8 +121,21 @@ def load_data(
         input_shape=request.input_shape, num_train=sizes["train"],
         num_validation=sizes["validation"], num_test=sizes["test"], source=str(src),
         class_counts=opened.class_counts, pipeline=pipeline, batch_size=batch_size,
-        sampler=sample, transform=transform.record(request.input_shape),
+        sampler=_sampler(opened, transform), transform=transform.record(request.input_shape),
     )
+
+
+def _datasets(opened, transform: Transform, pipeline: str, batch_size: int, seed: int,
+              cache: bool) -> dict:
+    """Part name -> its batched pipeline (None for a part without examples)."""
+    if pipeline == "tf":
+        from .tf_pipeline import dataset
+    else:
+        from .py_dataset import dataset
+    return {name: dataset(part, opened.plan, batch_size=batch_size, training=name == "train",
+                          seed=seed, augment=transform.affine, cache=cache, transform=transform)
+            if part.size else None
+            for name, part in opened.parts.items()}
 
 
 def _transform(opened, request: Request, pipeline: str, train_transform: str, augment,
@@ -161,6 +152,24 @@ def _transform(opened, request: Request, pipeline: str, train_transform: str, au
         raise ArgumentError(f"augmentation {', '.join(batch)} needs the tf pipeline (the "
                             f"TensorFlow backend)", arguments=("augment",))
     return Transform(kind, augment, classes=request.classes, **crop)
+
+
+def _sampler(opened, transform: Transform):
+    """``DataSplits.sample``: the first examples of test, else validation, else training
+    data, as evaluation sees them."""
+    def sample(n: int):
+        for name in ("test", "validation", "train"):
+            part = opened.parts[name]
+            if part.size and transform.kind == "imagenet":
+                from .tf_pipeline import to_arrays
+
+                head = part.dataset.take(n) if not isinstance(part, Arrays) else \
+                    _examples(part.x[:n], part.y[:n])
+                return to_arrays(head, opened.plan, transform)
+            if part.size:
+                return part.head(n, opened.plan)
+        raise DataError("no examples to sample")
+    return sample
 
 
 def _examples(x: np.ndarray, y: np.ndarray):
