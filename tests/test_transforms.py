@@ -385,6 +385,8 @@ def test_imagenet_run_trains_evaluates_and_predicts(tmp_path, cli):
     assert config["transform"]["train_transform"] == "imagenet"
     assert config["transform"]["crop_pct"] == 0.9
     assert config["options"]["train_transform"] == "auto"
+    assert "auto chose imagenet" in done.stdout
+    assert any("auto chose imagenet" in note for note in config["notes"])
     assert cli("evaluate", run).returncode == 0
     done = cli("predict", run, tmp_path / "a.png", "--json")
     assert done.returncode == 0, done.stderr

@@ -66,6 +66,11 @@ def plan_new(spec, options: TrainOptions, *, input_shape=None, classes=None, edi
                             arguments=("class_weights",))
     init_from = _weights_file(options.init_from)
     data = open_data(options, report.input_shape, int(report.output_shape[-1]))
+    if options.train_transform == "auto" and data.transform.get("train_transform") == "imagenet":
+        note = (f"train_transform auto chose imagenet (random-resized crop and flip; "
+                f"evaluation: {data.transform['evaluation']}); `train_transform` chooses")
+        say(f"note: {note}")
+        notes += (note,)
     return RunPlan(bp, report, graph, options, data, int(report.output_shape[-1]),
                    init_from, notes, edits=dict(edits or {}))
 
