@@ -27,11 +27,17 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 import zipfile
 
 import numpy as np
 
+from .compiler import build
+from .data.transforms import Transform
 from .errors import ArgumentError, UserError, writing
+from .serialize import from_json
+from .training.rundir import BLUEPRINT, CONFIG, METRICS, MODEL
+from .weights import load_model_file
 
 FORMATS = ("saved_model", "keras", "onnx", "tflite")
 TOLERANCE = {"saved_model": 1e-4, "keras": 1e-4, "onnx": 1e-4, "tflite": 1e-3}
@@ -78,7 +84,7 @@ class Run:
 
 def load_run(path: str) -> Run:
     """A run directory written by ``builder train``."""
-    model_path = os.path.join(path, "model.keras")
+    model_path = os.path.join(path, MODEL)
     if not os.path.isdir(path):
         raise UserError(f"{path}: no such run directory")
     if not os.path.isfile(model_path):
@@ -94,13 +100,11 @@ def load_run(path: str) -> Run:
         except (OSError, json.JSONDecodeError) as e:
             raise UserError(f"{p}: cannot read: {e}") from None
 
-    from .weights import load_model_file
-
     model = load_model_file(model_path)
-    blueprint = json.dumps(read_json("blueprint.json"))
+    blueprint = json.dumps(read_json(BLUEPRINT))
     policy = _training_policy(model)
     deployable = model if policy == "float32" else _float32_model(model, blueprint, path)
-    return Run(path, deployable, blueprint, read_json("config.json"), read_json("metrics.json"),
+    return Run(path, deployable, blueprint, read_json(CONFIG), read_json(METRICS),
                trained_policy=policy, trained_model=model if deployable is not model else None)
 
 
@@ -114,9 +118,6 @@ def _training_policy(model) -> str:
 def _float32_model(model, blueprint_json: str, path: str):
     """The run's network built again under the float32 policy, with its trained weights."""
     import keras
-
-    from .compiler import build
-    from .serialize import from_json
 
     if blueprint_json == "{}":
         raise UserError(f"{path}: the model trained in mixed precision and the run has no "
@@ -140,14 +141,12 @@ def serving_model(model, dtype: str, transform: dict | None = None):
     that ``transform`` records, resize and centre-crop) and scale inside the model."""
     import keras
 
-    from .data.transforms import Transform
-
     height, width, channels = model.inputs[0].shape[1:]
     core = keras.Model(model.inputs, _main_output(model), name="classifier")
     images = keras.Input((None, None, channels), dtype=dtype, name="images")
     chosen = Transform.from_record(transform)
     if chosen.kind == "imagenet":
-        from .serving_layers import CentreCrop
+        from .serving_layers import CentreCrop  # Keras at import: exports that crop only
 
         x = keras.layers.Rescaling(1.0 / 255 if dtype == "uint8" else 1.0, name="scale")(images)
         x = CentreCrop(height, width, chosen.crop_pct, name="centre_crop")(x)
@@ -226,8 +225,6 @@ def _verify_keras(run, path, reference):
 
 
 def _need(module, extra):
-    import warnings
-
     try:
         with warnings.catch_warnings():  # tf2onnx's numpy deprecations are not the user's
             warnings.simplefilter("ignore", FutureWarning)
@@ -286,8 +283,6 @@ def _write_tflite(run, path):
 
 def _verify_tflite(run, path, reference):
     import tensorflow as tf
-
-    import warnings
 
     raw, _ = _check_images(run)
     with warnings.catch_warnings():  # TF 2.21 still ships it; LiteRT is a separate package

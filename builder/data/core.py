@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -121,7 +122,8 @@ def load_data(
         input_shape=request.input_shape, num_train=sizes["train"],
         num_validation=sizes["validation"], num_test=sizes["test"], source=str(src),
         class_counts=opened.class_counts, pipeline=pipeline, batch_size=batch_size,
-        sampler=_sampler(opened, transform), transform=transform.record(request.input_shape),
+        sampler=functools.partial(_sample, opened, transform),
+        transform=transform.record(request.input_shape),
     )
 
 
@@ -129,9 +131,9 @@ def _datasets(opened, transform: Transform, pipeline: str, batch_size: int, seed
               cache: bool) -> dict:
     """Part name -> its batched pipeline (None for a part without examples)."""
     if pipeline == "tf":
-        from .tf_pipeline import dataset
+        from .tf_pipeline import dataset  # TensorFlow: only the pipeline asked for loads
     else:
-        from .py_dataset import dataset
+        from .py_dataset import dataset  # Keras: only the pipeline asked for loads
     return {name: dataset(part, opened.plan, batch_size=batch_size, training=name == "train",
                           seed=seed, augment=transform.affine, cache=cache, transform=transform)
             if part.size else None
@@ -154,22 +156,20 @@ def _transform(opened, request: Request, pipeline: str, train_transform: str, au
     return Transform(kind, augment, classes=request.classes, **crop)
 
 
-def _sampler(opened, transform: Transform):
-    """``DataSplits.sample``: the first examples of test, else validation, else training
-    data, as evaluation sees them."""
-    def sample(n: int):
-        for name in ("test", "validation", "train"):
-            part = opened.parts[name]
-            if part.size and transform.kind == "imagenet":
-                from .tf_pipeline import to_arrays
+def _sample(opened, transform: Transform, n: int):
+    """The first ``n`` examples of the test split, else validation, else train, as
+    evaluation sees them."""
+    for name in ("test", "validation", "train"):
+        part = opened.parts[name]
+        if part.size and transform.kind == "imagenet":
+            from .tf_pipeline import to_arrays  # TensorFlow: the imagenet transforms need it
 
-                head = part.dataset.take(n) if not isinstance(part, Arrays) else \
-                    _examples(part.x[:n], part.y[:n])
-                return to_arrays(head, opened.plan, transform)
-            if part.size:
-                return part.head(n, opened.plan)
-        raise DataError("no examples to sample")
-    return sample
+            head = part.dataset.take(n) if not isinstance(part, Arrays) else \
+                _examples(part.x[:n], part.y[:n])
+            return to_arrays(head, opened.plan, transform)
+        if part.size:
+            return part.head(n, opened.plan)
+    raise DataError("no examples to sample")
 
 
 def _examples(x: np.ndarray, y: np.ndarray):

@@ -21,7 +21,7 @@ def dataset(part: Arrays | Stream, plan: Plan, *, batch_size: int, training: boo
     adapted (this pipeline works on arrays). Only the simple transforms run here
     (``load_data`` refuses others), so ``transform`` adds nothing to ``augment``."""
     if isinstance(part, Stream):
-        from .tf_pipeline import to_arrays
+        from .tf_pipeline import to_arrays  # TensorFlow, needed for streams only
 
         x, y = to_arrays(part.dataset, plan)
         part, plan = Arrays(x, y), Plan(plan.target, plan.target, 1.0)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import keras
 
 from ..data.transforms import MIXING
+from ..dsl.layers import Activation
 from ..errors import ArgumentError
 from .losses import accuracy_metric, classification_loss
 from .options import TrainOptions
+from .pydata import Repeated
 
 
 def _sgd(options, rate, decay):
@@ -77,8 +79,6 @@ def soft_labels(options: TrainOptions) -> bool:
 
 def outputs_probabilities(graph) -> bool:
     """Whether the main output is a softmax (else: logits)."""
-    from ..dsl.layers import Activation
-
     layer = graph.node(graph.outputs[0]).layer
     return isinstance(layer, Activation) and layer.function == "softmax"
 
@@ -126,7 +126,6 @@ def targets(dataset, outputs: int):
         return dataset
     if hasattr(dataset, "map"):
         return dataset.map(lambda x, y: (x, tuple([y] * outputs)))
-    from .pydata import Repeated
 
     return Repeated(dataset, outputs)
 

@@ -7,19 +7,22 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.adapt import plan_adaptation
+from ..data.transforms import Transform, example_map
 from ..errors import ArgumentError, DataError
-from .rundir import CONFIG, MODEL, is_run
+from ..graph import lower
+from ..serialize import from_json
+from ..weights import load_model_file
+from .compile import outputs_probabilities
+from .options import TrainOptions
+from .plan import open_data
+from .rundir import BLUEPRINT, CONFIG, MODEL, is_run
 
 
 def load_run(run) -> tuple[object, dict, bool]:
     """(the run's Keras model, its config.json, whether the outputs are probabilities).
 
     Raises ``ArgumentError`` when ``run`` is not a finished run directory."""
-    from ..graph import lower
-    from ..serialize import from_json
-    from ..weights import load_model_file
-    from .compile import outputs_probabilities
-
     folder = Path(run)
     if not is_run(folder):
         raise ArgumentError(f"{run} is not a run directory (no config.json and blueprint.json)")
@@ -32,7 +35,7 @@ def load_run(run) -> tuple[object, dict, bool]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DataError(f"{folder / CONFIG}: cannot read: {e}") from None
     model = load_model_file(folder / MODEL)
-    graph = lower(from_json((folder / "blueprint.json").read_text(encoding="utf-8")))
+    graph = lower(from_json((folder / BLUEPRINT).read_text(encoding="utf-8")))
     return model, config, outputs_probabilities(graph)
 
 
@@ -59,9 +62,6 @@ def evaluate_run(run, data: str | None = None, data_dir: str | None = None) -> d
     """Test loss (cross-entropy of the main output), accuracy and per-class accuracy of
     a run on its own held-out test split (the same seed and fractions as in training),
     or on the test split of ``data``."""
-    from .options import TrainOptions
-    from .plan import open_data
-
     model, config, are_probabilities = load_run(run)
     options = TrainOptions.from_dict(config["options"])
     if data is not None:
@@ -95,9 +95,6 @@ def load_image(path, input_shape, transform: dict | None = None) -> np.ndarray:
     as evaluation did (builder.data.transforms)."""
     from PIL import Image, UnidentifiedImageError
 
-    from ..data.adapt import plan_adaptation
-    from ..data.transforms import Transform
-
     shape = tuple(input_shape)
     if len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] not in (1, 3, 4)):
         raise DataError(f"the model's input {shape} is not an image")
@@ -115,8 +112,6 @@ def load_image(path, input_shape, transform: dict | None = None) -> np.ndarray:
     plan = plan_adaptation(str(path), pixels.shape, shape, 255.0)
     chosen = Transform.from_record(transform)
     if chosen.kind == "imagenet":
-        from ..data.transforms import example_map
-
         x, _ = example_map(plan, chosen, training=False)(pixels, 0)
         return np.asarray(x, np.float32)
     return plan.apply_numpy(pixels[None])[0]
