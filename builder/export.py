@@ -3,7 +3,8 @@
 Every export takes raw images: uint8 (0..255) or float32 (0..1), any batch size and any
 height and width, with the model's channel count. The preprocessing (resize to the
 blueprint's input, scale to [0, 1]) is inside the exported model, which returns the class
-probabilities. After writing, the export is loaded back with the format's own runtime
+probabilities. A run trained with the imagenet transforms resizes and centre-crops as its
+evaluation did (``builder.serving_layers.CentreCrop``, with the run's crop_pct). After writing, the export is loaded back with the format's own runtime
 (tf.saved_model.load, the .keras loader, onnxruntime, the TFLite interpreter) and its
 outputs are compared with the Keras model's on the same images. The export is written to a
 temporary sibling and moved into place only once verified, so a failed or interrupted
@@ -39,6 +40,7 @@ import zipfile
 import numpy as np
 
 from .compiler import build
+from .data.transforms import Transform
 from .edit import edit
 from .errors import ArgumentError, BlueprintError, UserError, writing
 from .serialize import from_json
@@ -67,6 +69,11 @@ class Run:
     @property
     def input_shape(self) -> tuple:
         return tuple(self.model.inputs[0].shape[1:])
+
+    @property
+    def transform(self) -> dict | None:
+        """The run's recorded transforms (config.json); None for runs from before them."""
+        return self.config.get("transform")
 
     def metadata(self) -> dict:
         canonical = json.dumps(json.loads(self.blueprint_json), sort_keys=True)
@@ -188,13 +195,21 @@ def _main_output(model):
     return model.outputs[0] if len(model.outputs) > 1 else model.output
 
 
-def serving_model(model, dtype: str):
-    """Raw images of ``dtype`` -> probabilities: resize and scale inside the model."""
+def serving_model(model, dtype: str, transform: dict | None = None):
+    """Raw images of ``dtype`` -> probabilities: resize (or, under the imagenet transforms
+    that ``transform`` records, resize and centre-crop) and scale inside the model."""
     import keras
 
     height, width, channels = model.inputs[0].shape[1:]
     core = keras.Model(model.inputs, _main_output(model), name="classifier")
     images = keras.Input((None, None, channels), dtype=dtype, name="images")
+    chosen = Transform.from_record(transform)
+    if chosen.kind == "imagenet":
+        from .serving_layers import CentreCrop  # Keras at import: exports that crop only
+
+        x = keras.layers.Rescaling(1.0 / 255 if dtype == "uint8" else 1.0, name="scale")(images)
+        x = CentreCrop(height, width, chosen.crop_pct, name="centre_crop")(x)
+        return keras.Model(images, core(x), name=f"serving_{dtype}")
     x = keras.layers.Resizing(height, width, interpolation="bilinear", name="resize")(images)
     if dtype == "uint8":
         x = keras.layers.Rescaling(1.0 / 255, name="scale")(x)
@@ -226,7 +241,7 @@ def _write_saved_model(run, path):
     import tensorflow as tf
 
     archive = keras.export.ExportArchive()
-    models = {dtype: serving_model(run.model, dtype) for dtype in ("uint8", "float32")}
+    models = {dtype: serving_model(run.model, dtype, run.transform) for dtype in ("uint8", "float32")}
     for m in models.values():
         archive.track(m)
     channels = run.input_shape[2]
@@ -254,7 +269,7 @@ def _verify_saved_model(run, path, reference):
 
 
 def _write_keras(run, path):
-    serving_model(run.model, "uint8").save(path)
+    serving_model(run.model, "uint8", run.transform).save(path)
     with zipfile.ZipFile(path, "a") as archive:  # Keras's loader ignores other members
         archive.writestr(METADATA, json.dumps(run.metadata(), indent=2))
 
@@ -283,7 +298,7 @@ def _need(module, extra):
 def _write_onnx(run, path):
     _need("tf2onnx", "onnx")
     onnx = _need("onnx", "onnx")
-    model = serving_model(run.model, "uint8")
+    model = serving_model(run.model, "uint8", run.transform)
     model(_check_images(run, batch=1)[0])  # Keras exports only a model that has been called
     model.export(path, format="onnx", verbose=False)
     proto = onnx.load(path)
@@ -313,7 +328,7 @@ def _write_tflite(run, path):
         archive_dir = os.path.join(tmp, "saved_model")
         import keras
 
-        model = serving_model(run.model, "uint8")
+        model = serving_model(run.model, "uint8", run.transform)
         archive = keras.export.ExportArchive()
         archive.track(model)
         archive.add_endpoint("serving_default", lambda images: model(images, training=False),
@@ -378,10 +393,10 @@ def export(run_dir: str, fmt: str, out: str, force: bool = False,
     run = load_run(run_dir, edits)
     write, verify = WRITERS[fmt]
     raw, _ = _check_images(run)
-    reference = np.asarray(serving_model(run.model, "uint8")(raw, training=False))
+    reference = np.asarray(serving_model(run.model, "uint8", run.transform)(raw, training=False))
     if run.trained_model is not None:
         # For information: how far float32 inference is from the model as trained.
-        trained = serving_model(run.trained_model, "uint8")(raw, training=False)
+        trained = serving_model(run.trained_model, "uint8", run.transform)(raw, training=False)
         drift = float(np.max(np.abs(np.asarray(trained, "float32") - reference)))
 
     staging = _staging(out, parent)

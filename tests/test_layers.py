@@ -24,6 +24,7 @@ LAYERS = {
     "blueprints": 5,
     "builder.data": 5,
     "builder.training": 6, "builder.export": 6, "builder.profiling": 6,
+    "builder.serving_layers": 6,
     "tuning": 7,
     "builder.cli": 8, "builder.__main__": 8,
     "builder": 8,  # the package face: what users import

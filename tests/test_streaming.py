@@ -194,3 +194,34 @@ def test_thirty_thousand_files_train_in_bounded_memory(tmp_path):
     assert peak_mb < 3000, peak_mb
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["epochs_completed"] == 1
+
+
+# ------------------------------------------------------------------ streamed files, imagenet
+
+
+@pytest.mark.parametrize("cache", ["none", "memory"])
+def test_a_streamed_folder_takes_the_imagenet_transforms_at_native_size(tmp_path, cache):
+    """Large inputs from a folder: auto picks imagenet; files are decoded at their own
+    size (cached so under memory) and cropped, not squashed to the input first."""
+    from builder.data.transforms import Transform
+    from builder.data.tf_pipeline import stored_examples, to_arrays
+
+    root = write_folder(tmp_path / "images", 12, classes=2, size=(200, 150), corrupt=["c0/bad.jpg"])
+    data = load_data(f"folder:{root}", input_shape=(128, 128, 3), classes=2, batch_size=4,
+                     cache=cache, validation_split=0.0, test_split=0.25)
+    assert data.transform["train_transform"] == "imagenet"
+    for _ in range(2):  # a second epoch reads the cache where there is one
+        batches = list(data.train.as_numpy_iterator())
+        assert all(images.shape[1:] == (128, 128, 3) for images, _ in batches)
+        assert 0.0 <= min(b[0].min() for b in batches) and max(b[0].max() for b in batches) <= 1.0
+    x, y = data.sample(3)
+    assert x.shape == (3, 128, 128, 3) and y.dtype == np.int32
+    # The evaluation examples are the centre crops of the images at their stored size:
+    # 150 px high -> resized to cover round(128 / 0.875) = 146, then the centre 128x128.
+    src = parse_source(f"folder:{root}")
+    opened = src.open(Request((128, 128, 3), 2, validation_split=0.0, test_split=0.25))
+    part = opened.parts["test"]
+    assert isinstance(part, Files)
+    expected, _ = to_arrays(stored_examples(part, 3), opened.plan, Transform("imagenet"))
+    np.testing.assert_allclose(x, expected, atol=1e-6)
+    assert not np.allclose(x, part.head(3, opened.plan)[0], atol=0.02)  # not squashed

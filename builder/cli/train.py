@@ -33,8 +33,9 @@ def _add_option(p, field, hint) -> None:
         p.add_argument(flag(field.name), action="store_true", default=None, help=meta["help"])
         return
     base = {a for a in typing.get_args(hint) if a is not type(None)} or {hint}
+    listed = any(typing.get_origin(a) is tuple for a in (hint, *base))
     convert = (whole if int in base else real if float in base
-               else parse_augment if typing.get_origin(hint) is tuple else str)
+               else parse_augment if listed else str)
     p.add_argument(flag(field.name), type=convert, metavar=meta["metavar"], help=meta["help"])
 
 

@@ -16,6 +16,8 @@ examples are decoded as batches need them (``cache.py`` decides where decoded ex
 are kept; ``files.py`` reads files and logs those it cannot). Pipelines: ``tf_pipeline``
 (tf.data, for every backend where TensorFlow is installed) and ``py_dataset`` (numpy,
 any backend).
+Transforms: ``augment`` (flip, crop, rotate) and ``transforms`` (the imagenet training and
+evaluation transforms; jitter, RandAugment, MixUp, CutMix through Keras's layers).
 
 Importing this package does not import TensorFlow; ``pipeline="numpy"`` with the
 in-memory sources and ``folder`` never does (keras itself may, on its TensorFlow backend).

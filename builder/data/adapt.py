@@ -64,23 +64,33 @@ class Plan:
             x = x[..., 0]
         return np.ascontiguousarray(x, dtype=np.float32)
 
-    def apply_tf(self, x):
-        """Adapt a batch (leading batch axis) with TensorFlow ops; returns float32."""
+    def pixels_tf(self, x):
+        """Steps 1, 2 and 4 (scale and channels) of a batch with TensorFlow ops, its
+        height and width kept (flat inputs: scaled only); returns float32."""
         import tensorflow as tf
 
         x = tf.cast(x, tf.float32)
         if self.scale != 1:
             x = x / self.scale
         if self.flatten:
-            return tf.reshape(x, [-1, self.target[0]])
+            return x
         if self.expand:
             x = x[..., None]
         if self.luminance:
             x = tf.tensordot(x, tf.constant(LUMA, tf.float32), axes=[[3], [0]])[..., None]
+        if self.repeat > 1:  # before resizing: the same numbers, resized per channel
+            x = tf.repeat(x, self.repeat, axis=-1)
+        return x
+
+    def apply_tf(self, x):
+        """Adapt a batch (leading batch axis) with TensorFlow ops; returns float32."""
+        import tensorflow as tf
+
+        x = self.pixels_tf(x)
+        if self.flatten:
+            return tf.reshape(x, [-1, self.target[0]])
         if self.resize:
             x = tf.image.resize(x, self.target[:2], method="bilinear")
-        if self.repeat > 1:
-            x = tf.repeat(x, self.repeat, axis=-1)
         if self.squeeze:
             x = x[..., 0]
         return tf.ensure_shape(x, (None, *self.target))

@@ -1,4 +1,5 @@
-"""Training-time augmentation: "flip", "crop", "rotate".
+"""Training-time augmentation: "flip", "crop", "rotate" here; "jitter", "randaugment",
+"mixup" and "cutmix" through Keras's preprocessing layers (transforms.py).
 
 Every augmentation is one random affine map per image, applied with bilinear sampling
 and zero fill:
@@ -23,7 +24,10 @@ import numpy as np
 
 from builder.errors import ArgumentError, did_you_mean, one_of
 
-AUGMENTATIONS: tuple[str, ...] = ("flip", "crop", "rotate")
+from .transforms import BATCH_AUGMENTATIONS
+
+AFFINE: tuple[str, ...] = ("flip", "crop", "rotate")
+AUGMENTATIONS: tuple[str, ...] = AFFINE + BATCH_AUGMENTATIONS
 MAX_SHIFT_FRACTION = 0.125
 MAX_ROTATION_DEGREES = 15.0
 

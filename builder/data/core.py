@@ -13,8 +13,9 @@ from ..errors import ArgumentError, DataError
 from .augment import check_augment
 from .cache import CacheChoice, cache_key, check_cache, decide
 from .files import MAX_BAD_FILES, SkipLog
-from .protocol import PARTS, Files, Opened, Request, Shard, Source, Stream
+from .protocol import PARTS, Arrays, Files, Opened, Request, Shard, Source, Stream
 from .source import parse_source
+from .transforms import BATCH_AUGMENTATIONS, CROP_PCT, CROP_SCALE, Transform, check_crop, choose
 
 PIPELINES: tuple[str, ...] = ("tf", "numpy")
 
@@ -30,6 +31,8 @@ class DataSplits:
     are named by their index); ``class_counts`` counts training labels per output.
     Sizes count this process's shard. ``cache`` says where streamed parts are cached;
     ``bad_files()`` lists the files found unreadable so far (they are skipped).
+    ``transform`` records the training and evaluation transforms chosen
+    (transforms.py), as config.json keeps them.
     """
 
     train: Any
@@ -51,6 +54,7 @@ class DataSplits:
     max_bad_files: float = MAX_BAD_FILES
     skip_logs: dict[str, SkipLog] = field(default_factory=dict, repr=False, compare=False)
     unreadable: list[str] = field(default_factory=list, repr=False)  # by the header check
+    transform: dict = field(default_factory=dict)
 
     def sample(self, n: int = 8) -> tuple[np.ndarray, np.ndarray]:
         """The first ``n`` test examples (fewer if the split is smaller) as numpy
@@ -93,7 +97,7 @@ def load_data(
     seed: int = 0,
     validation_split: float = 0.1,
     test_split: float = 0.2,
-    augment: tuple[str, ...] = (),
+    augment: tuple[str, ...] | None = (),
     data_dir: str | None = None,
     download: bool = False,
     pipeline: str = "tf",
@@ -102,21 +106,22 @@ def load_data(
     shard: Shard = Shard(),
     check_data: bool = False,
     max_bad_files: float = MAX_BAD_FILES,
+    train_transform: str = "auto",
+    crop_pct: float = CROP_PCT,
+    crop_scale: tuple[float, float] = CROP_SCALE,
 ) -> DataSplits:
     """Load ``source`` for a blueprint with input ``input_shape`` and ``classes`` outputs.
 
     Sources: "digits", "synthetic", "folder:PATH", "npz:PATH", "tfds:NAME[:SPLIT]".
-    Examples are scaled to [0, 1] from their native range, resized (bilinear) to the
-    blueprint's height and width and converted between 1 and 3 channels. Validation
-    and test examples are held out (stratified, seeded: fractions of the examples that
-    have no split of their own) where the source has none. ``augment`` ("flip",
-    "crop", "rotate") applies to training batches only. ``folder`` and ``tfds`` stream:
-    ``cache`` ("auto", "none", "memory" or a directory) says where their examples are
-    cached once decoded (auto: in memory where they fit in a quarter of the available
-    memory; builder.data.cache). An unreadable file is skipped; more than
-    ``max_bad_files`` (a fraction of a part) stops training; ``check_data`` checks every
-    file's header first and leaves out those that fail. ``shard`` chooses this process's
-    part of every split.
+    Examples are scaled to [0, 1] and fitted to the blueprint's input by the transform
+    (``train_transform`` auto, simple or imagenet, with ``crop_pct`` and ``crop_scale``:
+    transforms.py). Validation and test examples are held out (stratified, seeded) where
+    the source has none. ``augment`` ("flip", "crop", "rotate", "jitter", "randaugment",
+    "mixup", "cutmix"; None: the transform's default) applies to training batches only.
+    ``folder`` and ``tfds`` stream; ``cache`` ("auto", "none", "memory" or a directory)
+    says where their decoded examples are kept (builder.data.cache). Unreadable files
+    are skipped; more than ``max_bad_files`` (a fraction) stops training; ``check_data``
+    checks every file's header first. ``shard`` chooses this process's part of a split.
 
     Raises ``DataError`` for data that is missing, unreadable or does not fit the
     blueprint, ``ArgumentError`` for a bad argument.
@@ -126,21 +131,25 @@ def load_data(
     batch_size = checks.whole("batch_size", batch_size, 1)
     checks.choice("pipeline", pipeline, PIPELINES)
     max_bad_files = checks.fraction("max_bad_files", max_bad_files)
-    augment = check_augment(augment, request.input_shape)
+    if augment is not None:
+        augment = check_augment(augment, request.input_shape)
+    check_crop(crop_pct, crop_scale)
     requested = check_cache(cache)
     src = source if isinstance(source, Source) else parse_source(source)
     opened = src.open(request)
     total = sum(p.size for p in opened.parts.values()) + len(opened.unreadable)
     _check_share(str(src), "", opened.unreadable, total, max_bad_files)
+    transform = _transform(opened, request, pipeline, train_transform, augment,
+                           crop_pct=float(crop_pct), scale=tuple(map(float, crop_scale)))
     choice = decide(requested, sum(p.size for p in opened.parts.values()
                                    if isinstance(p, (Files, Stream))), request.input_shape)
-    datasets = _pipelines(opened, request, pipeline, batch_size, augment, choice, str(src))
-    return _splits(opened, request, datasets, str(src), pipeline=pipeline,
+    datasets = _pipelines(opened, request, pipeline, batch_size, transform, choice, str(src))
+    return _splits(opened, request, datasets, str(src), transform, pipeline=pipeline,
                    batch_size=batch_size, cache=choice, max_bad_files=max_bad_files)
 
 
 def _splits(opened: Opened, request: Request, datasets: dict, source: str,
-            **fields) -> DataSplits:
+            transform: Transform, **fields) -> DataSplits:
     """The ``DataSplits`` of the pipelines of an opened source."""
     sizes = {name: part.size for name, part in opened.parts.items()}
     return DataSplits(
@@ -148,14 +157,15 @@ def _splits(opened: Opened, request: Request, datasets: dict, source: str,
         classes=request.classes, class_names=_names(opened.class_names, request.classes),
         input_shape=request.input_shape, num_train=sizes["train"],
         num_validation=sizes["validation"], num_test=sizes["test"], source=source,
-        class_counts=opened.class_counts, sampler=functools.partial(_sample, opened),
+        class_counts=opened.class_counts, sampler=functools.partial(_sample, opened, transform),
         skip_logs={name: p.skipped for name, p in opened.parts.items()
                    if isinstance(p, Files)},
-        unreadable=list(opened.unreadable), **fields)
+        unreadable=list(opened.unreadable), transform=transform.record(request.input_shape),
+        **fields)
 
 
 def _pipelines(opened: Opened, request: Request, pipeline: str, batch_size: int,
-               augment: tuple[str, ...], choice: CacheChoice, source: str) -> dict:
+               transform: Transform, choice: CacheChoice, source: str) -> dict:
     """The batched pipeline of every part (None where a part holds no examples)."""
     if pipeline == "tf":
         from .tf_pipeline import dataset  # TensorFlow: only the pipeline asked for loads
@@ -164,7 +174,7 @@ def _pipelines(opened: Opened, request: Request, pipeline: str, batch_size: int,
     key = cache_key(source, request.input_shape, request.seed, request.validation_split,
                     request.test_split, request.shard, request.check_data)
     return {name: dataset(part, opened.plan, batch_size=batch_size, training=name == "train",
-                          seed=request.seed, augment=augment,
+                          seed=request.seed, augment=transform.affine, transform=transform,
                           cache=choice.for_part(name, key))
             if part.size else None
             for name, part in opened.parts.items()}
@@ -180,11 +190,34 @@ def _check_share(source: str, part: str, bad: list[str], total: int, limit: floa
                         arguments=("max_bad_files",))
 
 
-def _sample(opened, n: int):
-    """The first ``n`` adapted examples of the test split, else validation, else train."""
+def _transform(opened, request: Request, pipeline: str, train_transform: str, augment,
+               **crop) -> Transform:
+    """The run's transforms: imagenet or simple (``auto`` decides from the input size and
+    whether the training examples keep their stored size), and the augmentations."""
+    train = opened.parts["train"]
+    native = not isinstance(train, Arrays) or opened.plan.resize
+    kind = choose(train_transform, request.input_shape, native, pipeline)
+    if augment is None:
+        augment = check_augment(("rotate",) if kind == "simple" else (), request.input_shape)
+    batch = [a for a in augment if a in BATCH_AUGMENTATIONS]
+    if batch and pipeline != "tf":
+        raise ArgumentError(f"augmentation {', '.join(batch)} needs the tf pipeline (the "
+                            f"TensorFlow backend)", arguments=("augment",))
+    return Transform(kind, augment, classes=request.classes, **crop)
+
+
+def _sample(opened, transform: Transform, n: int):
+    """The first ``n`` examples of the test split, else validation, else train, as
+    evaluation sees them."""
     for name in ("test", "validation", "train"):
-        if opened.parts[name].size:
-            return opened.parts[name].head(n, opened.plan)
+        part = opened.parts[name]
+        if part.size and transform.kind == "imagenet":
+            # TensorFlow: the imagenet transforms need it
+            from .tf_pipeline import stored_examples, to_arrays
+
+            return to_arrays(stored_examples(part, n), opened.plan, transform)
+        if part.size:
+            return part.head(n, opened.plan)
     raise DataError("no examples to sample")
 
 

@@ -19,9 +19,11 @@ from .protocol import Arrays, Files, Stream
 
 
 def dataset(part: Arrays | Stream | Files, plan: Plan, *, batch_size: int, training: bool,
-            seed: int, augment: tuple[str, ...], cache: str = "") -> "ArrayDataset":
+            seed: int, augment: tuple[str, ...], cache: str = "", transform=None) -> "ArrayDataset":
     """The batched numpy pipeline of one part. Files are read as batches need them; a
-    stream is read into memory first, adapted (this pipeline works on arrays)."""
+    stream is read into memory first, adapted (this pipeline works on arrays). Only the
+    simple transforms run here (``load_data`` refuses others), so ``transform`` adds
+    nothing to ``augment``."""
     kw = dict(batch_size=batch_size, shuffle=training, seed=seed,
               augment=augment if training else ())
     if isinstance(part, Files):

@@ -12,9 +12,10 @@ import warnings
 
 import keras
 
+from ..data.transforms import MIXING
 from ..dsl.layers import Activation
 from ..errors import ArgumentError
-from .losses import classification_loss
+from .losses import accuracy_metric, classification_loss
 from .options import TrainOptions
 from .pydata import Repeated
 
@@ -61,16 +62,22 @@ def compile_model(model, options: TrainOptions, graph, rate, steps_per_execution
     """Compile with a fresh optimizer: a loss per output weighted by the graph's loss
     weights, accuracy on the main output. ``rate`` is a number or a Keras schedule."""
     optimizer = OPTIMIZERS[options.optimizer](options, rate, options.weight_decay or None)
-    loss = classification_loss(options.label_smoothing, not outputs_probabilities(graph))
+    soft = soft_labels(options)
+    loss = classification_loss(options.label_smoothing, not outputs_probabilities(graph), soft)
     if len(graph.outputs) == 1:
-        model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"],
+        model.compile(optimizer=optimizer, loss=loss, metrics=[accuracy_metric(soft)],
                       steps_per_execution=steps_per_execution)
     else:
         model.compile(optimizer=optimizer, loss=[loss] * len(graph.outputs),
                       loss_weights=list(graph.loss_weights),
-                      metrics=[["accuracy"]] + [[] for _ in graph.outputs[1:]],
+                      metrics=[[accuracy_metric(soft)]] + [[] for _ in graph.outputs[1:]],
                       steps_per_execution=steps_per_execution)
     return model
+
+
+def soft_labels(options: TrainOptions) -> bool:
+    """Whether training labels are soft: MixUp or CutMix mixes them."""
+    return any(name in MIXING for name in options.augment or ())
 
 
 def outputs_probabilities(graph) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.adapt import plan_adaptation
+from ..data.transforms import Transform, example_map
 from ..errors import ArgumentError, DataError
 from ..graph import lower
 from ..serialize import from_json
@@ -87,9 +88,11 @@ def evaluate_run(run, data: str | None = None, data_dir: str | None = None) -> d
             "accuracy": float(correct.mean()), "per_class": per_class}
 
 
-def load_image(path, input_shape) -> np.ndarray:
-    """One image file as the model's input: scaled to [0, 1], channels and size adapted
-    the way the training data was (builder.data.adapt)."""
+def load_image(path, input_shape, transform: dict | None = None) -> np.ndarray:
+    """One image file as the model's input: scaled to [0, 1], channels adapted the way the
+    training data was (builder.data.adapt), then resized to the input, or under the
+    imagenet transforms (``transform``: config.json's record) resized and centre-cropped
+    as evaluation did (builder.data.transforms)."""
     from PIL import Image, UnidentifiedImageError
 
     shape = tuple(input_shape)
@@ -107,6 +110,10 @@ def load_image(path, input_shape) -> np.ndarray:
     if pixels.ndim == 2 and len(shape) == 3:
         pixels = pixels[..., None]
     plan = plan_adaptation(str(path), pixels.shape, shape, 255.0)
+    chosen = Transform.from_record(transform)
+    if chosen.kind == "imagenet":
+        x, _ = example_map(plan, chosen, training=False)(pixels, 0)
+        return np.asarray(x, np.float32)
     return plan.apply_numpy(pixels[None])[0]
 
 
@@ -115,7 +122,8 @@ def predict_files(run, files, top: int = 5) -> list[tuple[str, list[tuple[str, f
     if not files:
         raise ArgumentError("predict needs at least one image file")
     model, config, are_probabilities = load_run(run)
-    images = np.stack([load_image(f, config["input_shape"]) for f in files])
+    images = np.stack([load_image(f, config["input_shape"], config.get("transform"))
+                       for f in files])
     probabilities = _probabilities(model, images, are_probabilities)
     names = config.get("class_names") or [str(i) for i in range(probabilities.shape[-1])]
     results = []

@@ -19,6 +19,7 @@ import typing
 from typing import Annotated, Literal
 
 from ..data.augment import AUGMENTATIONS
+from ..data.transforms import CROP_PCT, CROP_SCALE, TRAIN_TRANSFORMS
 from ..dsl.base import Max, Min, NonNegativeInt, PositiveInt, checker
 from ..errors import ArgumentError, BlueprintError
 
@@ -31,6 +32,7 @@ DEFAULT_LEARNING_RATES = {"sgd": 0.05, "adam": 2e-3, "adamw": 2e-3, "rmsprop": 1
 Positive = Annotated[float, Min(0.0, exclusive=True)]
 NonNegative = Annotated[float, Min(0.0)]
 Below1 = Annotated[float, Min(0.0), Max(1.0, exclusive=True)]
+Fraction = Annotated[float, Min(0.0, exclusive=True), Max(1.0)]
 
 
 def option(default, help: str, metavar: str | None = None):
@@ -63,8 +65,17 @@ class TrainOptions:
         None, "stop after PATIENCE epochs without a better validation loss", "PATIENCE")
     class_weights: Literal["balanced"] | None = option(
         None, "weigh classes by 1/frequency", "balanced")
-    augment: tuple[Literal[AUGMENTATIONS], ...] = option(
-        ("rotate",), "flip,crop,rotate or none (training data only; default rotate)", "LIST")
+    augment: tuple[Literal[AUGMENTATIONS], ...] | None = option(
+        None, "flip,crop,rotate,jitter,randaugment,mixup,cutmix or none (training data only; "
+        "default: rotate under the simple transform, none under imagenet)", "LIST")
+    train_transform: Literal[TRAIN_TRANSFORMS] = option(
+        "auto", "simple (squash to the input), imagenet (random-resized crop and flip; "
+        "evaluation: resize, centre crop) or auto (default: imagenet for inputs of 128 "
+        "pixels or more from images stored at their own size)", "NAME")
+    crop_pct: Fraction = option(CROP_PCT, "imagenet evaluation: the centre crop's share of "
+                                "the resized image (default 0.875)", "X")
+    crop_scale: Fraction = option(CROP_SCALE[0], "imagenet training: smallest area share of "
+                                  "the random-resized crop (default 0.08)", "X")
     precision: Literal[PRECISIONS] = option(
         "auto", "auto (default), float32, mixed_float16 or mixed_bfloat16", "NAME")
     strategy: Literal[STRATEGIES] = option("auto", "auto (default), none or mirrored", "NAME")
@@ -129,13 +140,17 @@ class TrainOptions:
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
-        d["augment"] = list(self.augment)
+        d["augment"] = None if self.augment is None else list(self.augment)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainOptions":
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        d = {k: v for k, v in d.items() if k in names}
+        if "train_transform" not in d:  # a run from before the transforms: as it was
+            d["train_transform"] = "simple"
+            d.setdefault("augment", ["rotate"])
+        return cls(**d)
 
 
 @functools.cache
@@ -149,7 +164,7 @@ def _validate(o: TrainOptions) -> None:
     if o.schedule == "cosine" and o.warmup >= o.epochs:
         raise ArgumentError(f"`warmup_epochs` ({o.warmup}) must be below `epochs` ({o.epochs})",
                             arguments=("warmup_epochs", "epochs"))
-    if len(set(o.augment)) != len(o.augment):
+    if o.augment is not None and len(set(o.augment)) != len(o.augment):
         raise ArgumentError(f"`augment` names {','.join(o.augment)}: each at most once",
                             arguments=("augment",))
     if o.freeze is not None and not o.freeze.strip("/"):

@@ -66,6 +66,11 @@ def plan_new(spec, options: TrainOptions, *, input_shape=None, classes=None, edi
                             arguments=("class_weights",))
     init_from = _weights_file(options.init_from)
     data = open_data(options, report.input_shape, int(report.output_shape[-1]))
+    if options.train_transform == "auto" and data.transform.get("train_transform") == "imagenet":
+        note = (f"train_transform auto chose imagenet (random-resized crop and flip; "
+                f"evaluation: {data.transform['evaluation']}); `train_transform` chooses")
+        say(f"note: {note}")
+        notes += (note,)
     return RunPlan(bp, report, graph, options, data, int(report.output_shape[-1]),
                    init_from, notes, edits=dict(edits or {}))
 
@@ -104,7 +109,9 @@ def open_data(options: TrainOptions, input_shape, classes: int, *, augment: bool
                      augment=options.augment if augment else (), data_dir=options.data_dir,
                      download=options.download, pipeline=pipeline_for_backend(), shard=shard,
                      cache=options.cache, check_data=options.check_data,
-                     max_bad_files=options.max_bad_files)
+                     max_bad_files=options.max_bad_files,
+                     train_transform=options.train_transform, crop_pct=options.crop_pct,
+                     crop_scale=(options.crop_scale, 1.0))
 
 
 def pipeline_for_backend() -> str:

@@ -33,6 +33,7 @@ def config_record(plan, session) -> dict:
                  "class_counts": [int(c) for c in data.class_counts],
                  "pipeline": data.pipeline, "left_out_for_sharding": session.left_out,
                  "cache": data.cache.record(), "unreadable_at_start": len(data.unreadable)},
+        "transform": data.transform,
         "precision": session.precision, "distribution": session.placement.describe(),
         "frozen_layers": session.frozen, "notes": list(plan.notes),
         "versions": versions(), "backend": keras.backend.backend(),
