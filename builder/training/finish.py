@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import UserError, writing
+from .callbacks import save_model
 from .compile import main_metric, targets
 from .report import plot_curves, write_history
 from .rundir import CHECKPOINTS, CURVES, HISTORY, METRICS, MODEL
@@ -25,8 +26,9 @@ def finish(session: Session) -> dict:
                 f"before any epoch completed; nothing was kept (try a lower `learning_rate`)",
                 arguments=("learning_rate",))
         session.model.load_weights(run.file(CHECKPOINTS) / state.checkpoint)
+    chief = session.placement.cluster.chief  # in a job of several, the one that writes
     with writing(run.file(MODEL)):
-        session.model.save(run.file(MODEL))
+        save_model(session.model, run.file(MODEL), write=chief)
     metrics = {"epochs_completed": state.epochs_completed,
                "epochs_planned": plan.options.epochs, "stopped": session.stopped,
                "train_seconds": round(state.train_seconds, 3),
@@ -41,6 +43,8 @@ def finish(session: Session) -> dict:
         value = main_metric(last, key)
         if value is not None:
             metrics[f"final_{key}"] = float(value)
+    if not chief:
+        return metrics
     # history.csv again: a run killed between its last checkpoint and history.csv has
     # resumed without training an epoch. metrics.json last: it marks a finished run.
     write_history(run.file(HISTORY), state.history)
@@ -68,6 +72,8 @@ def final_paragraph(session: Session, metrics: dict) -> str:
     stop = {"early_stopping": " (stopped early: validation loss stopped improving)"}.get(
         metrics["stopped"], "")
     mirror = (f", mirrored over {placement.replicas} devices" if placement.name == "mirrored"
+              else f", data-parallel over {placement.replicas} devices of "
+                   f"{placement.cluster.processes} processes" if placement.cluster.multi
               else "")
     done, where = metrics["epochs_completed"], session.run.final
     return (f"{session.plan.blueprint.name} trained {done} epoch{'s' if done != 1 else ''}"
