@@ -28,6 +28,7 @@ import dataclasses
 import os
 import sys
 import threading
+import time
 
 from ..errors import ArgumentError, UserError
 
@@ -197,10 +198,19 @@ def watch(cluster: Cluster, resume: str) -> threading.Event:
                     lost(f"lost the coordinator {cluster.coordinator} "
                          f"({str(e).splitlines()[0][:80]})", resume)
                 return
-            missing = sorted(set(everyone) - set(alive))
-            if missing and not done.is_set():
-                lost(f"lost process {', '.join(map(str, missing))} of {cluster.processes}",
-                     resume)
+            missing = sorted(set(everyone) - set(alive) - {cluster.process_id})
+            if len(alive) < len(everyone) and not done.is_set():
+                lost(f"lost process {', '.join(map(str, missing))} of {cluster.processes}"
+                     if missing else "the job's runtime failed", resume)
 
     threading.Thread(target=run, name="builder-peer-watch", daemon=True).start()
     return done
+
+
+def settle(cluster: Cluster) -> None:
+    """After an error in a job of several processes, before it is reported: a collective
+    step fails as soon as a peer dies, the runtime tells a dead peer some seconds later;
+    wait that long, so that ``watch`` reports the cause (and ends the process) where
+    there is one."""
+    if cluster.multi:
+        time.sleep(HEARTBEAT_SECONDS + 3 * WATCH_SECONDS)

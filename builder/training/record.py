@@ -28,7 +28,10 @@ def config_record(plan, session) -> dict:
                  "num_validation": data.num_validation, "num_test": data.num_test,
                  "class_counts": [int(c) for c in data.class_counts],
                  "pipeline": data.pipeline, "left_out_for_sharding": session.left_out},
-        "precision": session.precision, "distribution": session.placement.describe(),
+        "precision": session.precision,
+        "distribution": {**session.placement.describe(), "global_batch": plan.options.batch_size,
+                         "batch_per_process": plan.options.batch_size
+                         // session.placement.cluster.processes},
         "frozen_layers": session.frozen, "notes": list(plan.notes),
         "versions": versions(), "backend": keras.backend.backend(),
         "command": sys.argv, "created": now,

@@ -12,8 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import FULL, ArgumentError, DiskFull
-from .cluster import Cluster, barrier, join, resolve, share, watch
+from ..errors import FULL, ArgumentError, DiskFull, UserError
+from .cluster import Cluster, barrier, join, resolve, settle, share, watch
 from .finish import TrainingStopped, final_paragraph, finish, stopped_error
 from .options import TrainOptions
 from .plan import plan_new, plan_resume
@@ -55,9 +55,15 @@ def train(spec=None, options: TrainOptions | None = None, *, out=None, resume: b
                 plan = _resumed_plan(run, epochs, cluster)
                 say(f"resuming {run.final} after epoch {plan.resumed.state.epochs_completed} "
                     f"of {plan.options.epochs}")
-            session = start(plan, run, say, cluster)
-            train_phases(session, verbose, say)
-            metrics = finish(session)
+            try:
+                session = start(plan, run, say, cluster)
+                train_phases(session, verbose, say)
+                metrics = finish(session)
+            except UserError:
+                raise
+            except Exception:
+                settle(cluster)  # a lost peer ends the process there, with its own line
+                raise
             watching.set()
             barrier(cluster, "finished")
     except KeyboardInterrupt:
