@@ -247,18 +247,35 @@ def test_the_docs_have_commands():
     assert len(doc_commands()) >= 2
 
 
+SRUN = """#!/bin/bash
+# A stand-in for srun: --ntasks N COMMAND... runs N copies with SLURM's variables.
+n=$2; shift 2; pids=()
+for ((i = 0; i < n; i++)); do
+  SLURM_NTASKS=$n SLURM_PROCID=$i SLURM_LAUNCH_NODE_IPADDR=127.0.0.1 "$@" & pids+=($!)
+done
+rc=0; for p in "${pids[@]}"; do wait $p || rc=$?; done; exit $rc
+"""
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("index", range(len(doc_commands())))
 def test_every_command_of_the_distributed_docs_runs(index, tmp_path):
-    """Each bash block of docs/distributed.md, as written, with a free port, one epoch
-    and ``builder`` as this checkout's command line."""
-    block = doc_commands()[index]
-    block = re.sub(r"--epochs \d+", "--epochs 1", block).replace("12321", str(free_port()))
+    """Each bash block of docs/distributed.md, as written, with one epoch less, a free
+    port, ``builder`` as this checkout's command line and a stand-in for ``srun``."""
+    block = re.sub(r"--epochs (\d+)", lambda m: f"--epochs {int(m.group(1)) - 1}",
+                   doc_commands()[index])
+    port = free_port()
+    block = block.replace("12321", str(port))
     shim = tmp_path / "bin"
     shim.mkdir()
     (shim / "builder").write_text(f"#!/bin/sh\nexec {sys.executable} -m builder \"$@\"\n")
-    (shim / "builder").chmod(0o755)
-    env = cli_env({"PATH": f"{shim}{os.pathsep}{os.environ['PATH']}", "XLA_FLAGS": ""})
+    (shim / "srun").write_text(SRUN)
+    for tool in shim.iterdir():
+        tool.chmod(0o755)
+    env = cli_env({"PATH": f"{shim}{os.pathsep}{os.environ['PATH']}", "XLA_FLAGS": "",
+                   "BUILDER_PORT": str(port)})
     result = subprocess.run(["bash", "-e", "-c", block], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1 and (runs[0] / "metrics.json").is_file()

@@ -367,6 +367,44 @@ def test_a_chief_and_two_workers_share_the_trials(tmp_path):
     assert os.path.exists(os.path.join(out, "best.py"))
 
 
+@pytest.mark.slow
+def test_a_worker_lost_mid_trial_does_not_hang_the_chief(tmp_path):
+    spec, out = tiny_file(tmp_path), str(tmp_path / "out")
+    address = f"127.0.0.1:{free_port()}"
+    common = ["tune", spec, "--data", "synthetic", "--max-trials", "4", "--epochs", "2",
+              "--out", out]
+    pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    chief = start_cli(*common, "--chief", address, "--trial-timeout", "15", **pipes)
+    workers = [start_cli(*common, "--worker", address,
+                         env={"KERASTUNER_TUNER_ID": f"worker{i}"}, **pipes) for i in range(2)]
+    state = os.path.join(out, "sweep", "oracle.json")
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline:  # worker1 holds a trial: kill it there
+            try:
+                ongoing = json.load(open(state)).get("ongoing_trials", {})
+            except (OSError, ValueError):
+                ongoing = {}
+            if "worker1" in ongoing:
+                break
+            time.sleep(0.2)
+        assert "worker1" in ongoing
+        workers[1].kill()
+        lost = ongoing["worker1"]
+        outputs = [p.communicate(timeout=400) for p in (chief, workers[0])]
+    finally:
+        for p in (chief, *workers):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert [chief.returncode, workers[0].returncode] == [0, 0], [o[1][-1500:] for o in outputs]
+    rows = list(csv.DictReader(open(os.path.join(out, "trials.csv"))))
+    assert sorted(r["trial"] for r in rows) == ["0", "1", "2", "3"]
+    assert all(r["status"] in ("completed", "failed") for r in rows)
+    record = os.path.join(out, "sweep", f"trial_{lost}", "builder.json")
+    assert json.load(open(record))["tuner_id"] == "worker0"  # given to the other worker
+
+
 def test_digits_search_se_ratio_exists_only_with_squeeze_excite():
     space = builder.load("digits_search")
     hp = kt.HyperParameters()
@@ -401,3 +439,40 @@ def test_trials_table_keeps_its_figures_whole_on_an_80_column_terminal():
                    "val_accuracy", "53,370", "10.86M"):
         assert figure in text, figure
     assert "trial 1 rejected: over --max-macs 5M: 10.9M MACs" in text
+
+
+def _leased_oracle(tmp_path, max_trials=3):
+    from tuning.search import RandomOracle
+
+    oracle = RandomOracle(objective=kt.Objective("val_accuracy", "max"), max_trials=max_trials,
+                          seed=0)
+    oracle._set_project_dir(str(tmp_path), "sweep")
+    hp = kt.HyperParameters()
+    hp.Int("width", 1, 100)
+    oracle.update_space(hp)
+    oracle.lease_seconds = 30
+    return oracle
+
+
+def test_the_chief_gives_a_silent_workers_trial_to_another_then_fails_it(tmp_path):
+    from keras_tuner.src.distribute.oracle_chief import exit_chief
+
+    oracle = _leased_oracle(tmp_path)
+    lost = oracle.create_trial("w1")
+    assert oracle.take_back() == []                      # heard just now
+    assert oracle.take_back(now=time.monotonic() + 31) == [lost.trial_id]
+    assert "w1" not in oracle.tuner_ids and not oracle.ongoing_trials
+    again = oracle.create_trial("w1-restarted")          # a worker under any id takes it
+    assert again.trial_id == lost.trial_id and again.status == "RUNNING"
+    assert oracle.take_back(now=time.monotonic() + 31) == [lost.trial_id]
+    assert oracle.trials[lost.trial_id].status == "FAILED"
+    assert "stopped reporting" in oracle.trials[lost.trial_id].message
+    assert exit_chief(oracle)                            # nobody left to wait for
+
+
+def test_a_heartbeat_keeps_the_lease(tmp_path):
+    oracle = _leased_oracle(tmp_path)
+    trial = oracle.create_trial("w1")
+    oracle._heard["w1"] -= 25
+    oracle.get_trial(trial.trial_id)                     # the worker's heartbeat
+    assert oracle.take_back(now=time.monotonic() + 10) == []

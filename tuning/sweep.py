@@ -17,6 +17,7 @@ from builder.dsl.combinators import Network
 from builder.dsl.markers import concrete
 from builder.errors import ArgumentError, BlueprintError
 
+from .distributed import TRIAL_TIMEOUT
 from .fitting import reported_metrics
 from .space import TrainingSpace
 
@@ -41,6 +42,7 @@ class Settings:
     role: str | None = None  # None, "chief" or "worker"
     max_latency_ms: float | None = None  # inference at batch 1, measured per candidate
     sets: tuple | None = None  # the --set edits of the space, as given
+    trial_timeout: float = TRIAL_TIMEOUT  # the chief takes back a silent worker's trial
 
     # What must match for --out to be resumed.
     def identity(self) -> dict:
@@ -155,6 +157,8 @@ def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
                        directory=settings.out, project_name=PROJECT, seed=settings.seed,
                        max_rejected=settings.max_rejected)
     tuner.progress = lambda record: console.print(_progress_line(record), highlight=False)
+    if settings.role == "chief":
+        tuner.oracle.keep_leases(settings.trial_timeout)
     start = time.time()
     try:
         tuner.search(verbose=0)
