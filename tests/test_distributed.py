@@ -69,6 +69,18 @@ def test_several_processes_on_tensorflow_point_to_jax(cli, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_mirrored_on_one_device_warns_with_the_fix():
+    import keras
+
+    from builder.training.strategy import place
+
+    said = []
+    placement = place("mirrored", say=said.append)
+    assert placement.replicas == 1 and keras.backend.backend() == "tensorflow"
+    assert len(said) == 1 and said[0].startswith("warning: strategy='mirrored' found one device")
+    assert "set_logical_device_configuration" in said[0] and "KERAS_BACKEND=jax" in said[0]
+
+
 # --------------------------------------------------------------------------- the shards
 
 def _dataset(n, batch, shuffle=True):
