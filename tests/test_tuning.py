@@ -400,9 +400,13 @@ def test_a_worker_lost_mid_trial_does_not_hang_the_chief(tmp_path):
     assert [chief.returncode, workers[0].returncode] == [0, 0], [o[1][-1500:] for o in outputs]
     rows = list(csv.DictReader(open(os.path.join(out, "trials.csv"))))
     assert sorted(r["trial"] for r in rows) == ["0", "1", "2", "3"]
-    assert all(r["status"] in ("completed", "failed") for r in rows)
-    record = os.path.join(out, "sweep", f"trial_{lost}", "builder.json")
-    assert json.load(open(record))["tuner_id"] == "worker0"  # given to the other worker
+    assert all(r["status"] in ("completed", "failed") for r in rows), rows
+    lost_row = next(r for r in rows if r["trial"] == lost)
+    if lost_row["status"] == "completed":                  # given to the other worker
+        record = os.path.join(out, "sweep", f"trial_{lost}", "builder.json")
+        assert json.load(open(record))["tuner_id"] == "worker0"
+    else:                                                  # nobody left to run it
+        assert "worker1 stopped reporting" in lost_row["reason"], lost_row
 
 
 def test_digits_search_se_ratio_exists_only_with_squeeze_excite():
@@ -459,15 +463,30 @@ def test_the_chief_gives_a_silent_workers_trial_to_another_then_fails_it(tmp_pat
 
     oracle = _leased_oracle(tmp_path)
     lost = oracle.create_trial("w1")
+    oracle.create_trial("w2")
+    later = time.monotonic() + 31
     assert oracle.take_back() == []                      # heard just now
-    assert oracle.take_back(now=time.monotonic() + 31) == [lost.trial_id]
-    assert "w1" not in oracle.tuner_ids and not oracle.ongoing_trials
+    oracle._heard["w2"] = later                          # w2 keeps reporting
+    assert oracle.take_back(now=later) == [lost.trial_id]
+    assert "w1" not in oracle.tuner_ids and "w1" not in oracle.ongoing_trials
     again = oracle.create_trial("w1-restarted")          # a worker under any id takes it
     assert again.trial_id == lost.trial_id and again.status == "RUNNING"
-    assert oracle.take_back(now=time.monotonic() + 31) == [lost.trial_id]
+    oracle._heard["w2"] = later + 31
+    assert oracle.take_back(now=later + 31) == [lost.trial_id]
     assert oracle.trials[lost.trial_id].status == "FAILED"
     assert "stopped reporting" in oracle.trials[lost.trial_id].message
+    oracle.end_trial(oracle.ongoing_trials["w2"])
+    oracle.tuner_ids.discard("w2")
     assert exit_chief(oracle)                            # nobody left to wait for
+
+
+def test_a_trial_nobody_can_take_over_fails(tmp_path):
+    oracle = _leased_oracle(tmp_path)
+    lost = oracle.create_trial("w1")
+    assert oracle.take_back(now=time.monotonic() + 31) == [lost.trial_id]
+    assert oracle.trials[lost.trial_id].status == "FAILED" and not oracle.tuner_ids
+    oracle.fail_unfinished()                             # nothing left in the queue
+    assert not oracle._retry_queue
 
 
 def test_a_heartbeat_keeps_the_lease(tmp_path):

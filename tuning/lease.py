@@ -72,16 +72,28 @@ class LeasedOracle:
             heard.pop(tuner_id, None)
             self._taken_back[trial.trial_id] += 1
             why = f"worker {tuner_id} stopped reporting for {self.lease_seconds:.0f} s"
-            if self._taken_back[trial.trial_id] == 1:
+            if self._taken_back[trial.trial_id] == 1 and self.tuner_ids:
                 trial.status, trial.message = trial_module.TrialStatus.IDLE, why
                 self._retry_queue.append(trial.trial_id)
-            else:
-                trial.status, trial.message = trial_module.TrialStatus.FAILED, why
-                self.end_order.append(trial.trial_id)
-                self._save_trial(trial)
+            else:  # taken back before, or no worker left to give it to
+                self._fail(trial, why)
             self.save()
             taken.append(trial.trial_id)
         return taken
+
+    def _fail(self, trial, why: str) -> None:
+        trial.status, trial.message = trial_module.TrialStatus.FAILED, why
+        self.end_order.append(trial.trial_id)
+        self._save_trial(trial)
+
+    @kt.synchronized
+    def fail_unfinished(self) -> None:
+        """When the search has ended: the trials taken back that no worker asked for
+        again end as failed (every trial is accounted for)."""
+        while self._retry_queue:
+            trial = self.trials[self._retry_queue.pop()]
+            self._fail(trial, f"{trial.message}; no worker left to run it again")
+        self.save()
 
     def keep_leases(self, lease_seconds: float) -> None:
         """Start taking back the trials of silent workers, in a daemon thread."""

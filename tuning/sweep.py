@@ -170,6 +170,8 @@ def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
                             f"{str(e).strip().splitlines()[-1]}") from None
         raise
     wall = time.time() - start
+    if settings.role == "chief":
+        tuner.oracle.fail_unfinished()
     if settings.role == "worker":
         console.print(f"worker {tuner.tuner_id}: the chief ended the search", highlight=False)
         return {"role": "worker", "wall_seconds": wall}
