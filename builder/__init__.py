@@ -20,10 +20,6 @@ from .graph import lower
 from .loader import load, with_options
 from .serialize import from_dict, from_json, to_json
 from .version import __version__
+from .weights import transfer_weights
 
 
-def transfer_weights(src_model, dst_model):
-    """Copy weights between two Keras models of the same architecture (see builder.weights)."""
-    from .weights import transfer_weights as transfer
-
-    return transfer(src_model, dst_model)

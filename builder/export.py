@@ -26,11 +26,16 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 import zipfile
 
 import numpy as np
 
+from .compiler import build
 from .errors import ArgumentError, UserError, writing
+from .serialize import from_json
+from .training.rundir import BLUEPRINT, CONFIG, METRICS, MODEL
+from .weights import load_model_file
 
 FORMATS = ("saved_model", "keras", "onnx", "tflite")
 TOLERANCE = {"saved_model": 1e-4, "keras": 1e-4, "onnx": 1e-4, "tflite": 1e-3}
@@ -72,7 +77,7 @@ class Run:
 
 def load_run(path: str) -> Run:
     """A run directory written by ``builder train``."""
-    model_path = os.path.join(path, "model.keras")
+    model_path = os.path.join(path, MODEL)
     if not os.path.isdir(path):
         raise UserError(f"{path}: no such run directory")
     if not os.path.isfile(model_path):
@@ -88,13 +93,11 @@ def load_run(path: str) -> Run:
         except (OSError, json.JSONDecodeError) as e:
             raise UserError(f"{p}: cannot read: {e}") from None
 
-    from .weights import load_model_file
-
     model = load_model_file(model_path)
-    blueprint = json.dumps(read_json("blueprint.json"))
+    blueprint = json.dumps(read_json(BLUEPRINT))
     policy = _training_policy(model)
     deployable = model if policy == "float32" else _float32_model(model, blueprint, path)
-    return Run(path, deployable, blueprint, read_json("config.json"), read_json("metrics.json"),
+    return Run(path, deployable, blueprint, read_json(CONFIG), read_json(METRICS),
                trained_policy=policy, trained_model=model if deployable is not model else None)
 
 
@@ -108,9 +111,6 @@ def _training_policy(model) -> str:
 def _float32_model(model, blueprint_json: str, path: str):
     """The run's network built again under the float32 policy, with its trained weights."""
     import keras
-
-    from .compiler import build
-    from .serialize import from_json
 
     if blueprint_json == "{}":
         raise UserError(f"{path}: the model trained in mixed precision and the run has no "
@@ -210,8 +210,6 @@ def _verify_keras(run, path, reference):
 
 
 def _need(module, extra):
-    import warnings
-
     try:
         with warnings.catch_warnings():  # tf2onnx's numpy deprecations are not the user's
             warnings.simplefilter("ignore", FutureWarning)
@@ -270,8 +268,6 @@ def _write_tflite(run, path):
 
 def _verify_tflite(run, path, reference):
     import tensorflow as tf
-
-    import warnings
 
     raw, _ = _check_images(run)
     with warnings.catch_warnings():  # TF 2.21 still ships it; LiteRT is a separate package

@@ -158,7 +158,7 @@ def keras_name(path: str) -> str:
 def _custom():
     """``builder.keras_layers``, imported when a Keras layer is first made: it imports
     Keras, and analysis never needs it."""
-    from . import keras_layers
+    from . import keras_layers  # it imports Keras
 
     return keras_layers
 

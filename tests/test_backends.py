@@ -58,6 +58,7 @@ print(json.dumps(result))
 """
 
 
+@pytest.mark.slow
 def test_blueprints_build_and_train_on_jax(tmp_path):
     pytest.importorskip("jax")
     names = {n: s for n, s in CANDIDATES.items() if n in builder.registry.names()}
@@ -76,6 +77,7 @@ def test_blueprints_build_and_train_on_jax(tmp_path):
         assert finite, name
 
 
+@pytest.mark.slow
 def test_data_parallel_training_on_jax_with_two_devices(tmp_path):
     """keras.distribution.DataParallel over two host devices: uneven last batches are cut
     to split evenly, and a batch size the devices cannot share is a user error."""

@@ -3,9 +3,6 @@ keras' weights transferred by structure giving the same outputs, the block's str
 stochastic depth, scaling, markers inside the blocks, and training on the digits."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,8 +12,8 @@ from builder import BlueprintError
 from builder.blocks import ConvNeXtBlock, ConvNeXtDownsample, ConvNeXtHead, ConvNeXtStage
 from builder.dsl import Choice, Int, Network, Sequence, concrete
 from builder.scaling import scale
+from conftest import run_cli
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # keras.applications.ConvNeXt*(weights=None), Keras 3.15.1: (total = trainable, without
 # top). keras' preprocessing Normalization gets its mean and variance as constants, so it
@@ -60,6 +57,7 @@ def _keras_counts(application):
     pytest.param("convnext_large", marks=pytest.mark.slow),
     pytest.param("convnext_xlarge", marks=pytest.mark.slow),
 ])
+@pytest.mark.slow
 def test_pinned_counts_are_what_keras_applications_builds(name):
     application, total, without_top = KERAS[name]
     assert _keras_counts(application) == (total, without_top)
@@ -87,6 +85,7 @@ def _logits(model):
     return keras.Model(model.input, model.get_layer("head.logits").output)
 
 
+@pytest.mark.slow
 def test_keras_weights_give_the_same_outputs():
     import keras
 
@@ -144,8 +143,7 @@ def test_summary_shows_stage_depths_and_widths():
     stages = [row.blueprint.summary_columns() for row in rows if row.kind == "ConvNeXtStage"]
     assert stages == [{"depth": 3, "width": 96}, {"depth": 3, "width": 192},
                       {"depth": 9, "width": 384}, {"depth": 3, "width": 768}]
-    out = subprocess.run([sys.executable, "-m", "builder", "summary", "convnext_base",
-                          "--depth", "1"], capture_output=True, text=True, cwd=ROOT)
+    out = run_cli("summary", "convnext_base", "--depth", "1")
     assert out.returncode == 0, out.stderr
     assert "depth" in out.stdout and "width" in out.stdout
     assert "27" in out.stdout and "1024" in out.stdout
@@ -231,10 +229,9 @@ def test_markers_inside_the_blocks():
 
 
 @pytest.mark.slow
-def test_convnext_digits_trains_from_the_command_line(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "builder", "train", "convnext_digits",
-                          "--epochs", "15", "--out", str(tmp_path / "run")],
-                         capture_output=True, text=True, cwd=ROOT, timeout=1200)
+def test_convnext_digits_trains_from_the_command_line(tmp_path, cli):
+    out = cli("train", "convnext_digits", "--epochs", "15", "--out", tmp_path / "run",
+              timeout=1200)
     assert out.returncode == 0, out.stderr[-2000:]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     # measured 98.6% in 29 to 43 s of training on two CPU cores

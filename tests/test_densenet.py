@@ -109,6 +109,7 @@ def _copy_in_order(src, dst):
         b.set_weights(a.get_weights())
 
 
+@pytest.mark.slow
 def test_weights_transfer_from_keras_applications():
     import keras
 

@@ -120,6 +120,7 @@ def test_the_next_export_cleans_up_after_a_killed_one(run_dir, tmp_path, cli):
     assert [p.name for p in tmp_path.iterdir()] == ["sm"]
 
 
+@pytest.mark.slow
 def test_cli_export_prints_the_comparison(run_dir, tmp_path, cli):
     out = cli("export", run_dir, "--format", "keras", "--out", str(tmp_path / "m.keras"))
     assert out.returncode == 0, out.stderr
@@ -143,6 +144,7 @@ def test_cli_export_not_a_run(tmp_path, cli):
     assert out.returncode == 2 and "not a run directory" in out.stderr
 
 
+@pytest.mark.slow
 def test_existing_target_needs_force(run_dir, tmp_path, cli):
     out = tmp_path / "m.keras"
     out.write_text("old")
@@ -176,6 +178,7 @@ def _mixed_run(folder, policy):
 
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.slow
 def test_a_mixed_precision_run_exports_float32_in_every_format(tmp_path, policy):
     run, trained = _mixed_run(tmp_path / "run", policy)
     loaded = ex.load_run(run)

@@ -94,3 +94,48 @@ def test_imports_point_down_only():
 def test_every_module_has_a_layer():
     for name, _ in _modules():
         assert _unit(name) in LAYERS
+
+
+#: Libraries heavy enough to import only inside the functions that use them, so that
+#: ``import builder`` and the command line's start stay free of them.
+HEAVY = {"keras", "tensorflow", "tensorflow_datasets", "keras_tuner", "jax", "torch",
+         "tf2onnx", "onnx", "onnxruntime", "PIL", "sklearn", "matplotlib", "pydot"}
+#: The longest a function under builder/ or tuning/ may be, in lines.
+LONGEST = 60
+
+
+def _functions():
+    for folder in ("builder", "tuning"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            lines = path.read_text(encoding="utf-8").splitlines()
+            for node in ast.walk(ast.parse("\n".join(lines))):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    yield path.relative_to(ROOT), lines, node
+
+
+def test_imports_inside_functions_are_heavy_or_say_why():
+    """A function-local import holds a heavy library off a fast path, or its line (or
+    the line above) says why it cannot sit at the top of the module."""
+    unexplained = []
+    for path, lines, function in _functions():
+        for node in ast.walk(function):
+            if isinstance(node, ast.Import):
+                roots = {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                roots = {(node.module or "").split(".")[0]} if not node.level else {""}
+            else:
+                continue
+            if roots <= HEAVY:
+                continue
+            said = "#" in lines[node.lineno - 1] or lines[node.lineno - 2].strip().startswith("#")
+            if not said:
+                unexplained.append(f"{path}:{node.lineno} in {function.name}: "
+                                   f"{lines[node.lineno - 1].strip()}")
+    assert not unexplained, "imports inside functions with no reason:\n" + "\n".join(unexplained)
+
+
+def test_no_function_is_longer_than_sixty_lines():
+    long = [f"{path}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for path, _, node in _functions()
+            if node.end_lineno - node.lineno + 1 > LONGEST]
+    assert not long, "functions over 60 lines:\n" + "\n".join(long)

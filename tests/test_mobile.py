@@ -309,6 +309,7 @@ TRANSFERS = [
 
 @pytest.mark.parametrize("name, options, application, keras_options, include_top", TRANSFERS,
                          ids=[c[0] + ("-top" if c[4] else "") for c in TRANSFERS])
+@pytest.mark.slow
 def test_weights_from_keras_applications_give_the_same_outputs(
         name, options, application, keras_options, include_top):
     _same_outputs(name, options, application, keras_options, include_top)

@@ -108,6 +108,7 @@ def test_reduction_cell_pads_h_once_for_its_strided_pools(mobile):
     assert g.node(pad).layer.padding == ((0, 1), (0, 1))
 
 
+@pytest.mark.slow
 def test_weights_transfer_from_keras_applications():
     import keras
 

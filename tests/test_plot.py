@@ -2,13 +2,13 @@
 
 import os
 import shutil
-import subprocess
 import sys
 
 import pytest
 
 import builder
 from builder.diagram import to_dot
+from conftest import run_cli
 
 
 def test_dot_has_a_box_per_block_and_the_data_flow():
@@ -19,8 +19,7 @@ def test_dot_has_a_box_per_block_and_the_data_flow():
 
 
 def plot(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "builder", "plot", *args],
-                          capture_output=True, text=True, env=env)
+    return run_cli("plot", *args, env=env)
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")

@@ -1,9 +1,6 @@
 """``builder profile``: measured time per block, adding up to the whole model's step."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -13,6 +10,7 @@ from builder.cli import main
 from builder.dsl import Conv2D, Flatten, MaxPool2D, Network, Sequence
 from builder.errors import ArgumentError
 from builder.profiling import profile
+from conftest import run_cli
 
 
 def three_stages():
@@ -92,15 +90,12 @@ def test_deeper_rows_and_bad_arguments():
     assert main(["profile", "lenet5", "--set", "head.droput=0.1"]) == 2
 
 
+@pytest.mark.slow
 def test_profile_on_jax():
     """The JAX backend: jax.jit, one block_until_ready per timing; same JSON."""
     pytest.importorskip("jax")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3",
-               PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = subprocess.run([sys.executable, "-m", "builder", "profile", "lenet5", "--batch-size",
-                          "4", "--repeats", "1", "--json"], env=env, capture_output=True,
-                         text=True, timeout=300, cwd=root)
+    out = run_cli("profile", "lenet5", "--batch-size", "4", "--repeats", "1", "--json",
+                  env={"KERAS_BACKEND": "jax"})
     assert out.returncode == 0, out.stderr[-3000:]
     doc = json.loads(out.stdout)
     assert doc["backend"] == "jax" and doc["device"].startswith("CPU")

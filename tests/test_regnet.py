@@ -238,6 +238,7 @@ def keras_to_ours(name):
     ("RegNetX002", "regnetx_002", 89),
     ("RegNetY002", "regnety_002", 115),
 ])
+@pytest.mark.slow
 def test_keras_weights_give_the_same_outputs(keras_name, name, layers):
     import keras
 

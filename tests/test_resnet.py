@@ -209,6 +209,7 @@ def keras_to_ours(name):
     return f"stage{stage}.block{m[2]}.{unit}.{m[4]}"
 
 
+@pytest.mark.slow
 def test_keras_resnet50_weights_give_the_same_outputs():
     import keras
 

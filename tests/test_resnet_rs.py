@@ -121,6 +121,7 @@ def keras_to_ours(name):
     return f"stage{stage}.block{block}.{unit}"
 
 
+@pytest.mark.slow
 def test_keras_resnet_rs50_weights_give_the_same_outputs():
     import keras
 

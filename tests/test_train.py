@@ -176,6 +176,7 @@ def short_run(tmp_path_factory):
     return out, metrics
 
 
+@pytest.mark.slow
 def test_run_directory_holds_everything(short_run):
     run, metrics = short_run
     names = {p.name for p in run.iterdir()}
@@ -194,6 +195,7 @@ def test_run_directory_holds_everything(short_run):
     assert "c5" in (run / "summary.txt").read_text()
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics(short_run, tmp_path):
     from builder.training import train
 
@@ -228,6 +230,7 @@ def test_evaluate_and_predict(short_run, tmp_path, capsys):
     assert "bad.png" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_init_from_and_freeze_keep_the_frozen_weights(short_run, tmp_path):
     import keras
 
@@ -248,6 +251,7 @@ def test_init_from_and_freeze_keep_the_frozen_weights(short_run, tmp_path):
                               tuned.get_layer("c5.conv").get_weights()[0])
 
 
+@pytest.mark.slow
 def test_unfreeze_after_trains_a_second_phase(short_run, tmp_path, capsys):
     out = tmp_path / "phases"
     code = main(["train", "lenet5_full", *QUICK, "--epochs", "2", "--freeze", "2",
@@ -272,6 +276,7 @@ def test_head_follows_the_data_classes(tmp_path, capsys):
     assert not (tmp_path / "two").exists()
 
 
+@pytest.mark.slow
 def test_multi_output_blueprint_trains_with_weighted_losses(tmp_path):
     from builder import (ClassifierHead, Conv2D, Network, Sequence, SideOutput)
     from builder.training import train
@@ -308,6 +313,7 @@ def test_nan_loss_stops_with_exit_2(tmp_path, capsys):
 
 # ------------------------------------------------------------------ subprocesses
 
+@pytest.mark.slow
 def test_resume_after_sigkill_has_every_epoch_once(tmp_path, cli):
     out = tmp_path / "run"
     partial = tmp_path / ".run.partial"
@@ -335,6 +341,7 @@ def test_resume_after_sigkill_has_every_epoch_once(tmp_path, cli):
     assert again.returncode == 2 and "larger --epochs" in again.stderr
 
 
+@pytest.mark.slow
 def test_mirrored_over_two_logical_cpus(tmp_path):
     script = textwrap.dedent(f"""
         import json, tensorflow as tf
@@ -356,6 +363,7 @@ def test_mirrored_over_two_logical_cpus(tmp_path):
     assert "mirrored over 2 devices" in result.stdout
 
 
+@pytest.mark.slow
 def test_default_lenet5_reaches_97_percent(tmp_path, cli):
     start = time.time()
     result = cli("train", "lenet5", "--out", str(tmp_path / "run"), timeout=600)

@@ -155,6 +155,7 @@ def test_training_space_from_the_file_and_the_command_line(tmp_path):
 # --- rejection and budgets ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ten_rejections_in_a_row_do_not_stop_the_search(tmp_path):
     # The grid tries the options in order: ten over the budget, then two that fit.
     widths = tuple(range(64, 54, -1)) + (1, 2)
@@ -195,6 +196,7 @@ def test_invalid_candidates_are_rejected_with_the_path():
 # --- sweeps ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_digits_sweep_writes_results_and_retrains_the_best(tmp_path, cli):
     out = tmp_path / "digits"
     result = cli("tune", "digits_search", "--tuner", "random", "--max-trials", "2",
@@ -226,6 +228,7 @@ def test_digits_sweep_writes_results_and_retrains_the_best(tmp_path, cli):
 
 
 @pytest.mark.parametrize("tuner", ["bayesian", "hyperband"])
+@pytest.mark.slow
 def test_other_tuners_with_a_budget(tmp_path, tuner):
     # Width 8 (1,555 or 1,619 params) is over the budget; widths 2 and 4 are not.
     summary = run(tmp_path, tuner=tuner, max_trials=3, epochs=2, max_params=1_000)
@@ -233,6 +236,7 @@ def test_other_tuners_with_a_budget(tmp_path, tuner):
     assert summary["best_params"] <= 1_000
 
 
+@pytest.mark.slow
 def test_sweep_on_a_folder_dataset(tmp_path):
     import numpy as np
     from PIL import Image
@@ -247,6 +251,7 @@ def test_sweep_on_a_folder_dataset(tmp_path):
     assert summary["completed"] == 2
 
 
+@pytest.mark.slow
 def test_an_interrupted_sweep_resumes_without_repeating_trials(tmp_path, monkeypatch):
     from tuning.search import BlueprintHyperModel
 
@@ -271,6 +276,7 @@ def test_an_interrupted_sweep_resumes_without_repeating_trials(tmp_path, monkeyp
     assert first.stat().st_mtime == stamp
 
 
+@pytest.mark.slow
 def test_resuming_with_other_options_is_refused(tmp_path):
     run(tmp_path, max_trials=1)
     with pytest.raises(ArgumentError, match="holds a sweep with tuner 'random'"):
@@ -287,6 +293,7 @@ def test_resuming_with_other_options_is_refused(tmp_path):
     (["--hp", "optimizer=adamm"], "optimizer"),
     (["--worker", "localhost"], "write HOST:PORT"),
 ])
+@pytest.mark.slow
 def test_bad_arguments_exit_2_with_one_line(tmp_path, args, message, cli):
     result = cli("tune", tiny_file(tmp_path), "--out", str(tmp_path / "out"), *args)
     assert result.returncode == 2, result.stderr
@@ -294,6 +301,7 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, args, message, cli):
     assert len(lines) == 1 and message in lines[0], result.stderr
 
 
+@pytest.mark.slow
 def test_impossible_budget_on_the_command_line(tmp_path, cli):
     result = cli("tune", tiny_file(tmp_path), "--data", "synthetic", "--max-params", "10",
                  "--max-rejected", "4", "--out", str(tmp_path / "out"))
@@ -309,6 +317,7 @@ def test_impossible_budget_on_the_command_line(tmp_path, cli):
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_a_sweep_that_cannot_start_writes_nothing(tmp_path):
     from builder.errors import DataError
 
@@ -339,6 +348,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_a_chief_and_two_workers_share_the_trials(tmp_path):
     spec, out = tiny_file(tmp_path), str(tmp_path / "out")
     address = f"127.0.0.1:{free_port()}"

@@ -20,6 +20,7 @@ from builder.dsl import (Choice, ClassToken, Int, LayerNorm, LayerScale, MultiHe
 from builder.scaling import scale
 
 from keras_count import keras_macs
+from conftest import run_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -74,8 +75,7 @@ def test_summary_prints_the_papers_table_1_columns():
     encoder = next(row for row in rows if row.kind == "ViTEncoder")
     assert encoder.blueprint.summary_columns() == {"layers": 24, "hidden size": 1024,
                                                    "MLP size": 4096, "heads": 16}
-    out = subprocess.run([sys.executable, "-m", "builder", "summary", "vit_b16", "--depth", "1"],
-                         capture_output=True, text=True, cwd=ROOT)
+    out = run_cli("summary", "vit_b16", "--depth", "1")
     assert out.returncode == 0, out.stderr
     for word in ("hidden size", "MLP size", "heads", "3072", "86,567,656"):
         assert word in out.stdout
@@ -246,14 +246,9 @@ def test_build_and_train_on_jax():
 # --- training and tuning on the digits --------------------------------------------------------
 
 
-def cli(*args, timeout=1200):
-    return subprocess.run([sys.executable, "-m", "builder", *args], capture_output=True,
-                          text=True, cwd=ROOT, timeout=timeout)
-
-
 @pytest.mark.slow
-def test_vit_digits_trains_from_the_command_line(tmp_path):
-    out = cli("train", "vit_digits", "--epochs", "15", "--out", str(tmp_path / "run"))
+def test_vit_digits_trains_from_the_command_line(tmp_path, cli):
+    out = cli("train", "vit_digits", "--epochs", "15", "--out", tmp_path / "run", timeout=1200)
     assert out.returncode == 0, out.stderr[-2000:]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     # measured 96.9% in 26 to 31 s of training on two CPU cores
@@ -261,10 +256,10 @@ def test_vit_digits_trains_from_the_command_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_vit_digits_tunes_within_a_parameter_budget(tmp_path):
+def test_vit_digits_tunes_within_a_parameter_budget(tmp_path, cli):
     out = tmp_path / "sweep"
     result = cli("tune", "vit_digits", "--max-trials", "3", "--epochs", "2",
-                 "--max-params", "60000", "--out", str(out))
+                 "--max-params", "60000", "--out", out, timeout=1200)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "best: trial" in result.stdout
     summary = json.loads((out / "summary.json").read_text())

@@ -9,6 +9,8 @@ RMSprop), weight decay, loss (from the model's outputs) and accuracy metric, and
 from __future__ import annotations
 
 from builder.errors import BlueprintError
+from builder.graph import lower
+from builder.training.options import TrainOptions
 
 # The metrics compile_model makes a model report, by name; "val_" + each during fit.
 METRICS = ("loss", "accuracy")
@@ -16,8 +18,6 @@ METRICS = ("loss", "accuracy")
 
 def trial_options(training, *, data: str = "digits", seed: int = 0, epochs: int | None = None):
     """The ``TrainOptions`` of a concrete ``TrainingSpace``: a trial's recipe."""
-    from builder.training.options import TrainOptions
-
     return TrainOptions(data=data, seed=seed, epochs=epochs or training.epochs or 1,
                         optimizer=training.optimizer, learning_rate=training.learning_rate,
                         weight_decay=training.weight_decay, batch_size=training.batch_size,
@@ -26,7 +26,7 @@ def trial_options(training, *, data: str = "digits", seed: int = 0, epochs: int 
 
 def compile_model(model, training, blueprint) -> None:
     """Compile ``model`` (built from ``blueprint``) for a concrete ``TrainingSpace``."""
-    from builder.graph import lower
+    # Keras: this module is read when the command line starts (sweep imports it)
     from builder.training.compile import compile_model as compile_for_training
 
     options = trial_options(training)

@@ -11,9 +11,15 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import importlib
 import json
 import math
 import os
+
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 from builder.dsl.base import Data, field_value
 from builder.errors import BlueprintError
@@ -39,7 +45,7 @@ class TrialRecord:
 
 def records(oracle, space, training_space, project_dir, max_params=None, max_macs=None):
     """A TrialRecord per trial of ``oracle``, in the order they were made."""
-    from .search import RECORD, Rejected, check
+    from .search import RECORD, Rejected, check  # keras-tuner: see sweep._tuner
 
     out = []
     for trial in sorted(oracle.trials.values(), key=lambda t: int(t.trial_id)):
@@ -135,11 +141,6 @@ def _blank(value):
 
 
 def print_table(rows, objective: str, best_row=None, console=None) -> None:
-    from rich import box
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
 
     console = console or Console()
     table = Table(title=f"{len(rows)} trials", box=box.SIMPLE_HEAD, pad_edge=False,
@@ -222,8 +223,6 @@ def _module_of(cls) -> str:
     module = cls.__module__
     for public in ("builder.dsl", "builder.blocks"):
         if module.startswith(public + "."):
-            import importlib
-
             if getattr(importlib.import_module(public), cls.__name__, None) is cls:
                 return public
     return module

@@ -27,9 +27,13 @@ import time
 import keras_tuner as kt
 from keras_tuner.src.engine import trial as trial_module
 
+from builder.analysis import report as make_report
 from builder.compiler import build
-from builder.errors import ArgumentError, BlueprintError, UserError
+from builder.errors import ArgumentError, BlueprintError, UserError, did_you_mean, one_of
 from builder.graph import lower
+from builder.profiling import latency
+from builder.training.compile import fit
+from builder.training.seed import seed_everything
 
 from .fitting import check_single_output, compile_model
 from .lease import Heartbeat, LeasedOracle, is_worker
@@ -65,7 +69,6 @@ def check(bp, max_params=None, max_macs=None, max_latency_ms=None, latency_ms=No
     try:
         graph = lower(bp)
         check_single_output(graph)
-        from builder.analysis import report as make_report
 
         report = make_report(graph)
     except BlueprintError as e:
@@ -139,16 +142,12 @@ class BlueprintHyperModel(kt.HyperModel):
         if key not in self.latencies:
             import keras
 
-            from builder.profiling import latency
-
             keras.backend.clear_session()
             self.latencies[key] = latency(bp, batch_size=LATENCY_BATCH) * 1e3
         return self.latencies[key]
 
     def build(self, hp):
         import keras
-
-        from builder.training.seed import seed_everything
 
         candidate = self.candidate(hp)
         keras.backend.clear_session()
@@ -158,8 +157,6 @@ class BlueprintHyperModel(kt.HyperModel):
         return model
 
     def fit(self, hp, model, *args, epochs=None, **kwargs):
-        from builder.training.compile import fit
-
         training = resolve(hp, self.training)
         data = self.load_data(training.batch_size)
         return fit(model, data.train, validation=data.validation,
@@ -319,8 +316,6 @@ def make_tuner(hypermodel, *, tuner="random", objective="val_accuracy", max_tria
                                 "epochs per trial)", arguments=("tuner", "epochs"))
         oracle = HyperbandOracle(max_epochs=epochs, factor=3, **common)
     else:
-        from builder.errors import did_you_mean, one_of
-
         raise ArgumentError(f"`tuner` must be {one_of(TUNERS)}, not {tuner!r}"
                             f"{did_you_mean(tuner, TUNERS)}", arguments=("tuner",))
     oracle.requested_trials = max_trials if tuner != "hyperband" else None

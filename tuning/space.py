@@ -12,14 +12,17 @@ This module does not import keras-tuner: ``hp`` is whatever object is passed in.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 from typing import Annotated, Literal
 
 from builder.dsl.base import Data, Min, PositiveInt, Rate, blueprint
+from builder.dsl.combinators import ClassifierHead, Network
 from builder.dsl.markers import Boolean, Choice, Float, Int, Marker, has_markers
-from builder.errors import ArgumentError, BlueprintError
+from builder.errors import ArgumentError, BlueprintError, did_you_mean
+from builder.loader import python_module
 
 # Keys of keras-tuner's own bookkeeping values (Hyperband), not hyperparameters of ours.
 TUNER_KEYS = ("tuner/epochs", "tuner/initial_epoch", "tuner/bracket", "tuner/round",
@@ -230,15 +233,11 @@ class FixedValues:
         return self._get(name, default)
 
     def conditional_scope(self, name, values):
-        import contextlib
-
         return contextlib.nullcontext()
 
 
 def apply_training(bp, training: TrainingSpace):
     """The network with the training space's dropout put on its ClassifierHead."""
-    from builder.dsl.combinators import ClassifierHead, Network
-
     if training.dropout is None:
         return bp
     if not (isinstance(bp, Network) and isinstance(bp.head, ClassifierHead)):
@@ -259,8 +258,6 @@ def parse_hp_option(text: str) -> tuple[str, object]:
     if not sep or not spec:
         raise ArgumentError(f"--hp {text!r}: write NAME=VALUE, NAME=A,B,C or NAME=LOW..HIGH[:log]")
     if field not in names:
-        from builder.errors import did_you_mean
-
         raise ArgumentError(f"--hp {text!r}: no training hyperparameter {field!r}"
                             f"{did_you_mean(field, names)}; names: {', '.join(names)}")
     sampling = "linear"
@@ -310,8 +307,6 @@ def load_training(spec: str, overrides: dict | None = None) -> TrainingSpace:
     training = TrainingSpace()
     file = spec.partition(":")[0]
     if file.endswith(".py") and os.path.isfile(file):
-        from builder.loader import python_module
-
         found = getattr(python_module(file), "training", None)  # as builder.load ran it
         if isinstance(found, TrainingSpace):
             training = found

@@ -11,14 +11,20 @@ import contextlib
 import dataclasses
 import json
 import os
+import shutil
 import time
 
-from builder.dsl.combinators import Network
-from builder.dsl.markers import concrete
-from builder.errors import ArgumentError, BlueprintError
+from rich.console import Console
 
+from builder.data import load_data
+from builder.dsl.combinators import Network
+from builder.dsl.markers import concrete, has_markers
+from builder.errors import ArgumentError, BlueprintError, UserError, did_you_mean
+from builder.training.rundir import MODEL
+
+from . import report as reports
 from .distributed import TRIAL_TIMEOUT
-from .fitting import reported_metrics
+from .fitting import reported_metrics, trial_options
 from .space import TrainingSpace
 
 SETTINGS = "sweep.json"
@@ -54,8 +60,6 @@ class Settings:
 def check_objective(objective: str) -> None:
     valid = reported_metrics()
     if objective not in valid:
-        from builder.errors import did_you_mean
-
         raise ArgumentError(f"objective={objective!r} is not a metric the model reports"
                             f"{did_you_mean(objective, valid)}; valid: {', '.join(valid)}",
                             arguments=("objective",))
@@ -66,7 +70,6 @@ def input_of(space) -> tuple[tuple, int]:
     bp = concrete(space)
     if not isinstance(bp, Network) or bp.classes is None:
         raise BlueprintError("tune needs a Network with a classifier head (classes)")
-    from builder.dsl.markers import has_markers
 
     if has_markers(space.input_shape):
         raise BlueprintError("the input shape of a search space cannot be a marker")
@@ -103,8 +106,6 @@ def _discard(settings: Settings) -> None:
     """Remove the state of a sweep that trained no candidate (sweep.json, keras-tuner's
     folder): nothing there is worth resuming, and a corrected command (another budget) on
     the same ``out`` must not be refused. trials.csv stays: why each was rejected."""
-    import shutil
-
     shutil.rmtree(os.path.join(settings.out, PROJECT), ignore_errors=True)
     with contextlib.suppress(FileNotFoundError):
         os.remove(os.path.join(settings.out, SETTINGS))
@@ -118,11 +119,6 @@ def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
     Raises ``ArgumentError``/``BlueprintError``/``DataError`` for bad input and
     ``BudgetError`` when no candidate met the budget.
     """
-    from rich.console import Console
-
-    from . import report as reports
-    from .search import BlueprintHyperModel, direction, make_tuner
-
     console = console or Console()
     training = training or TrainingSpace()
     check_objective(settings.objective)
@@ -132,12 +128,22 @@ def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
     input_shape, classes = input_of(space)
     if settings.role != "worker":
         _check_resume(settings)
+    load = _data_loader(settings, input_shape, classes)
+    _record(settings)
+    tuner = _tuner(settings, space, training, load, console)
+    wall = _search(tuner)
+    if settings.role == "worker":
+        console.print(f"worker {tuner.tuner_id}: the chief ended the search", highlight=False)
+        return {"role": "worker", "wall_seconds": wall}
+    return _conclude(tuner, settings, space, training, wall, console)
 
+
+def _data_loader(settings: Settings, input_shape, classes):
+    """``load(batch_size)``: the sweep's data, loaded once per batch size. Bad data is
+    reported here, before the search starts (except on the chief, which trains nothing)."""
     cache = {}
 
     def load(batch_size):
-        from builder.data import load_data
-
         if batch_size not in cache:
             cache[batch_size] = load_data(settings.data, input_shape=input_shape,
                                           classes=classes, batch_size=batch_size,
@@ -145,8 +151,14 @@ def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
         return cache[batch_size]
 
     if settings.role != "chief":
-        load(32)  # bad data is reported before the search starts
-    _record(settings)
+        load(32)
+    return load
+
+
+def _tuner(settings: Settings, space, training, load, console):
+    # keras-tuner reads its chief/worker role when imported: after distributed.configure
+    from .search import BlueprintHyperModel, make_tuner
+
     hypermodel = BlueprintHyperModel(space, training, epochs=settings.epochs,
                                      max_params=settings.max_params,
                                      max_macs=settings.max_macs, load_data=load,
@@ -159,27 +171,32 @@ def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
     tuner.progress = lambda record: console.print(_progress_line(record), highlight=False)
     if settings.role == "chief":
         tuner.oracle.keep_leases(settings.trial_timeout)
+    return tuner
+
+
+def _search(tuner) -> float:
+    """Run the search; its wall time in seconds."""
     start = time.time()
     try:
         tuner.search(verbose=0)
     except RuntimeError as e:
         if "consecutive failures" in str(e):
-            from builder.errors import UserError
-
             raise UserError(f"the search stopped after 3 failed trials in a row: "
                             f"{str(e).strip().splitlines()[-1]}") from None
         raise
-    wall = time.time() - start
-    if settings.role == "chief":
-        tuner.oracle.fail_unfinished()
-    if settings.role == "worker":
-        console.print(f"worker {tuner.tuner_id}: the chief ended the search", highlight=False)
-        return {"role": "worker", "wall_seconds": wall}
+    return time.time() - start
+
+
+def _conclude(tuner, settings: Settings, space, training, wall: float, console) -> dict:
+    """The chief's (or lone process's) record of a finished search: trials.csv, the
+    table, frontier.png, best.json/best.py, the optional retraining and summary.json."""
+    from .search import direction  # keras-tuner: see _tuner
+
+    tuner.oracle.fail_unfinished()  # the chief's trials that no worker took up again
 
     goal = direction(settings.objective)
-    project = os.path.join(settings.out, PROJECT)
-    rows = reports.records(tuner.oracle, space, training, project, settings.max_params,
-                           settings.max_macs)
+    rows = reports.records(tuner.oracle, space, training, os.path.join(settings.out, PROJECT),
+                           settings.max_params, settings.max_macs)
     top = reports.best(rows, goal)
     reports.write_csv(rows, os.path.join(settings.out, "trials.csv"), settings.objective)
     reports.print_table(rows, settings.objective, top, console)
@@ -211,7 +228,7 @@ def run_sweep(settings: Settings, space, training: TrainingSpace | None = None,
 
 def _check_finished(tuner, settings: Settings) -> None:
     """``BudgetError`` where the search trained no candidate, its state discarded first."""
-    from .search import BudgetError, check_search_finished
+    from .search import BudgetError, check_search_finished  # keras-tuner: see _tuner
 
     try:
         check_search_finished(tuner)
@@ -230,11 +247,7 @@ def _progress_line(record) -> str:
 def retrain(row, settings: Settings, console) -> dict:
     """Train the best candidate from scratch for the full epochs with ``builder train``
     (its trial's recipe); its run directory is ``best_run`` in the sweep's folder."""
-    import shutil
-
-    from builder.training import train
-
-    from .fitting import trial_options
+    from builder.training import train  # Keras loads here
 
     options = trial_options(row.training, data=settings.data, seed=settings.seed,
                             epochs=row.training.epochs or settings.epochs)
@@ -247,7 +260,7 @@ def retrain(row, settings: Settings, console) -> dict:
               "sweep_objective": row.objective, "objective": settings.objective, "run": out}
     with open(os.path.join(settings.out, "retrain.json"), "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)
-    shutil.copyfile(os.path.join(out, "model.keras"), os.path.join(settings.out, "best.keras"))
+    shutil.copyfile(os.path.join(out, MODEL), os.path.join(settings.out, "best.keras"))
     console.print(f"retrained trial {row.trial_id} for {options.epochs} epochs: test accuracy "
                   f"{result['test_accuracy']:.4f} (the sweep saw {settings.objective} "
                   f"{row.objective:.4f}); its run: {out}", highlight=False)

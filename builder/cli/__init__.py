@@ -131,15 +131,16 @@ def shape_arg(text: str) -> tuple[int, ...]:
     return dims
 
 
-def whole_number(minimum: int):
-    """An argparse type: a whole number of at least ``minimum``."""
+def whole_number(minimum: int | None = None):
+    """An argparse type: a whole number (of at least ``minimum``, where given; a value
+    out of range is otherwise left to the library's checks, which name the argument)."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
+        if minimum is not None and value < minimum:
             raise argparse.ArgumentTypeError(f"{text!r} must be at least {minimum}")
         return value
 
@@ -147,6 +148,15 @@ def whole_number(minimum: int):
 
 
 positive_int = whole_number(1)
+whole = whole_number()
+
+
+def real(text: str) -> float:
+    """An argparse type: a number."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
 
 
 def add_spec_options(p, spec: bool | str = True) -> None:

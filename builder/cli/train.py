@@ -11,30 +11,17 @@ fault.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
+import json
 import typing
 
-from . import add_spec_options, flag, positive_int
-
-
-def _real(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-
-
-def _whole(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+from ..edit import parse_sets
+from ..errors import ArgumentError
+from ..training.options import TrainOptions, parse_augment
+from . import add_spec_options, flag, load_spec, positive_int, real, whole
 
 
 def _option_fields():
-    from ..training.options import TrainOptions
-
     hints = typing.get_type_hints(TrainOptions)
     return [(f, hints[f.name]) for f in dataclasses.fields(TrainOptions)]
 
@@ -42,14 +29,12 @@ def _option_fields():
 def _add_option(p, field, hint) -> None:
     """One ``TrainOptions`` field as a flag. Values are converted only (text to number,
     list); TrainOptions checks them, so a flag and a Python argument fail alike."""
-    from ..training.options import parse_augment
-
     meta = field.metadata
     if hint is bool:
         p.add_argument(flag(field.name), action="store_true", default=None, help=meta["help"])
         return
     base = {a for a in typing.get_args(hint) if a is not type(None)} or {hint}
-    convert = (_whole if int in base else _real if float in base
+    convert = (whole if int in base else real if float in base
                else parse_augment if typing.get_origin(hint) is tuple else str)
     p.add_argument(flag(field.name), type=convert, metavar=meta["metavar"], help=meta["help"])
 
@@ -65,10 +50,10 @@ def add(sub, common):
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/NAME-TIME)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last completed epoch")
-    p.add_argument("--processes", type=_whole, metavar="N",
+    p.add_argument("--processes", type=whole, metavar="N",
                    help="processes of one job training together, JAX backend (default 1, "
                    "or BUILDER_PROCESSES, or SLURM_NTASKS under srun)")
-    p.add_argument("--process-id", type=_whole, metavar="I",
+    p.add_argument("--process-id", type=whole, metavar="I",
                    help="this process in the job, 0 the chief (or BUILDER_PROCESS_ID, or "
                    "SLURM_PROCID)")
     p.add_argument("--coordinator", metavar="HOST:PORT",
@@ -93,16 +78,13 @@ def add(sub, common):
 
 def options_from(args):
     """TrainOptions from the parsed arguments; unset ones keep their defaults."""
-    from ..training.options import TrainOptions
-
     given = {f.name: getattr(args, f.name) for f, _ in _option_fields()
              if getattr(args, f.name) is not None}
     return TrainOptions(**given)
 
 
 def run_train(args):
-    from ..errors import ArgumentError
-    from ..training import train
+    from ..training import train  # Keras loads here, not when the command line starts
 
     if args.resume:
         given = [f.name for f, _ in _option_fields()
@@ -117,9 +99,6 @@ def run_train(args):
         return 0
     edits = {}
     if args.sets:
-        from ..edit import parse_sets
-        from . import load_spec
-
         load_spec(args)  # a bad --set is reported with its text, before anything else
         edits = parse_sets(args.sets)
     train(args.spec, options_from(args), out=args.out, input_shape=args.input_shape,
@@ -133,9 +112,7 @@ def _cluster(args) -> dict:
 
 
 def run_evaluate(args):
-    import json
-
-    from ..training import evaluate_run
+    from ..training import evaluate_run  # Keras loads here, not when the command line starts
 
     result = evaluate_run(args.run_dir, data=args.data, data_dir=args.data_dir)
     if args.json:
@@ -151,9 +128,7 @@ def run_evaluate(args):
 
 
 def run_predict(args):
-    import json
-
-    from ..training import predict_files
+    from ..training import predict_files  # Keras loads here, not when the command line starts
 
     results = predict_files(args.run_dir, args.files, top=args.top)
     if args.json:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 
 from tuning.distributed import TRIAL_TIMEOUT, configure
+from tuning.space import load_training, parse_hp_option
+from tuning.sweep import Settings, check_objective, run_sweep
 
 from ..errors import ArgumentError
-from . import add_spec_options, load_spec, positive_int
+from . import add_spec_options, load_spec, positive_int, whole
 
 TUNERS = ("random", "grid", "bayesian", "hyperband")
 
@@ -33,13 +35,6 @@ def milliseconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
     return value
-
-
-def whole(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
 def add(sub, common):
@@ -83,10 +78,6 @@ def run_tune(args):
         raise ArgumentError(f"`max_trials` must be at least 1, got {args.max_trials}",
                             arguments=("max_trials",))
     role = configure(args.chief, args.worker)  # before keras-tuner is imported
-    # These import keras-tuner, which reads its chief/worker role when imported.
-    from tuning.space import load_training, parse_hp_option
-    from tuning.sweep import Settings, check_objective, run_sweep
-
     check_objective(args.objective)
     overrides = dict(parse_hp_option(text) for text in args.hp)
     space = load_spec(args)

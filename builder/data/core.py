@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -101,19 +102,13 @@ def load_data(
     src = source if isinstance(source, Source) else parse_source(source)
     opened = src.open(request)
     if pipeline == "tf":
-        from .tf_pipeline import dataset
+        from .tf_pipeline import dataset  # TensorFlow: only the pipeline asked for loads
     else:
-        from .py_dataset import dataset
+        from .py_dataset import dataset  # Keras: only the pipeline asked for loads
     datasets = {name: dataset(part, opened.plan, batch_size=batch_size, training=name == "train",
                               seed=request.seed, augment=augment, cache=bool(cache))
                 if part.size else None
                 for name, part in opened.parts.items()}
-
-    def sample(n: int):
-        for name in ("test", "validation", "train"):
-            if opened.parts[name].size:
-                return opened.parts[name].head(n, opened.plan)
-        raise DataError("no examples to sample")
 
     sizes = {name: part.size for name, part in opened.parts.items()}
     return DataSplits(
@@ -122,8 +117,16 @@ def load_data(
         input_shape=request.input_shape, num_train=sizes["train"],
         num_validation=sizes["validation"], num_test=sizes["test"], source=str(src),
         class_counts=opened.class_counts, pipeline=pipeline, batch_size=batch_size,
-        sampler=sample,
+        sampler=functools.partial(_sample, opened),
     )
+
+
+def _sample(opened, n: int):
+    """The first ``n`` adapted examples of the test split, else validation, else train."""
+    for name in ("test", "validation", "train"):
+        if opened.parts[name].size:
+            return opened.parts[name].head(n, opened.plan)
+    raise DataError("no examples to sample")
 
 
 def _request(input_shape, classes, seed, validation_split, test_split, data_dir, download,

@@ -88,7 +88,7 @@ class Stream:
     size: int
 
     def head(self, n: int, plan: Plan) -> tuple[np.ndarray, np.ndarray]:
-        from . import tf_pipeline
+        from . import tf_pipeline  # TensorFlow, and it imports this module
 
         return tf_pipeline.to_arrays(self.dataset.take(n), plan)
 

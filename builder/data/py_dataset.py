@@ -20,7 +20,7 @@ def dataset(part: Arrays | Stream, plan: Plan, *, batch_size: int, training: boo
     """The batched numpy pipeline of one part. A stream is read into memory first,
     adapted (this pipeline works on arrays)."""
     if isinstance(part, Stream):
-        from .tf_pipeline import to_arrays
+        from .tf_pipeline import to_arrays  # TensorFlow, needed for streams only
 
         x, y = to_arrays(part.dataset, plan)
         part, plan = Arrays(x, y), Plan(plan.target, plan.target, 1.0)

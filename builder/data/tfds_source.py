@@ -12,7 +12,12 @@ not stratified). Importing this module does not import TensorFlow.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
+import shutil
+import socket
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,10 +137,6 @@ def _downloads(builder) -> bool:
 def _check_network(src: Tfds) -> None:
     """A ``DataError`` at once where no download can start: offline, tfds retries every
     file for minutes before it fails."""
-    import socket
-    import urllib.parse
-    import urllib.request
-
     host, port = MIRROR
     proxy = urllib.request.getproxies().get("https")
     if proxy:
@@ -162,8 +163,6 @@ def _made_by_download(root: Path, src: Tfds) -> set[Path]:
 
 def _remove_new(paths: set[Path]) -> None:
     """Remove what a failed download left: its files, then its folders where empty."""
-    import shutil
-
     for path in sorted(paths, key=lambda p: len(p.parts), reverse=True):
         if path.is_dir() and (".tmp." in path.name or ".incomplete" in path.name):
             shutil.rmtree(path, ignore_errors=True)
@@ -229,8 +228,6 @@ def _builder(src: Tfds, data_dir: str | None):
 @contextlib.contextmanager
 def _quiet_absl():
     """absl's warnings (tfds logs through it) held back: our error says it in one line."""
-    import logging
-
     logger = logging.getLogger("absl")
     level = logger.level
     logger.setLevel(logging.ERROR)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import keras
 
+from ..dsl.layers import Activation
 from ..errors import ArgumentError
 from .losses import classification_loss
 from .options import TrainOptions
+from .pydata import Repeated
 
 
 def _sgd(options, rate, decay):
@@ -70,8 +72,6 @@ def compile_model(model, options: TrainOptions, graph, rate, steps_per_execution
 
 def outputs_probabilities(graph) -> bool:
     """Whether the main output is a softmax (else: logits)."""
-    from ..dsl.layers import Activation
-
     layer = graph.node(graph.outputs[0]).layer
     return isinstance(layer, Activation) and layer.function == "softmax"
 
@@ -119,7 +119,6 @@ def targets(dataset, outputs: int):
         return dataset
     if hasattr(dataset, "map"):
         return dataset.map(lambda x, y: (x, tuple([y] * outputs)))
-    from .pydata import Repeated
 
     return Repeated(dataset, outputs)
 

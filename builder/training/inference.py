@@ -7,19 +7,21 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.adapt import plan_adaptation
 from ..errors import ArgumentError, DataError
-from .rundir import CONFIG, MODEL, is_run
+from ..graph import lower
+from ..serialize import from_json
+from ..weights import load_model_file
+from .compile import outputs_probabilities
+from .options import TrainOptions
+from .plan import open_data
+from .rundir import BLUEPRINT, CONFIG, MODEL, is_run
 
 
 def load_run(run) -> tuple[object, dict, bool]:
     """(the run's Keras model, its config.json, whether the outputs are probabilities).
 
     Raises ``ArgumentError`` when ``run`` is not a finished run directory."""
-    from ..graph import lower
-    from ..serialize import from_json
-    from ..weights import load_model_file
-    from .compile import outputs_probabilities
-
     folder = Path(run)
     if not is_run(folder):
         raise ArgumentError(f"{run} is not a run directory (no config.json and blueprint.json)")
@@ -32,7 +34,7 @@ def load_run(run) -> tuple[object, dict, bool]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DataError(f"{folder / CONFIG}: cannot read: {e}") from None
     model = load_model_file(folder / MODEL)
-    graph = lower(from_json((folder / "blueprint.json").read_text(encoding="utf-8")))
+    graph = lower(from_json((folder / BLUEPRINT).read_text(encoding="utf-8")))
     return model, config, outputs_probabilities(graph)
 
 
@@ -59,9 +61,6 @@ def evaluate_run(run, data: str | None = None, data_dir: str | None = None) -> d
     """Test loss (cross-entropy of the main output), accuracy and per-class accuracy of
     a run on its own held-out test split (the same seed and fractions as in training),
     or on the test split of ``data``."""
-    from .options import TrainOptions
-    from .plan import open_data
-
     model, config, are_probabilities = load_run(run)
     options = TrainOptions.from_dict(config["options"])
     if data is not None:
@@ -92,8 +91,6 @@ def load_image(path, input_shape) -> np.ndarray:
     """One image file as the model's input: scaled to [0, 1], channels and size adapted
     the way the training data was (builder.data.adapt)."""
     from PIL import Image, UnidentifiedImageError
-
-    from ..data.adapt import plan_adaptation
 
     shape = tuple(input_shape)
     if len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] not in (1, 3, 4)):

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..analysis import Report, analyze
 from ..data import DataSplits, Shard, load_data, parse_source
 from ..dsl.base import Blueprint
+from ..edit import edit
 from ..errors import ArgumentError, DataError, UserError
 from ..graph import Graph, lower
 from ..loader import load, with_options
@@ -53,8 +54,6 @@ def plan_new(spec, options: TrainOptions, *, input_shape=None, classes=None, edi
     blueprint); ``classes`` None lets the head follow the data's classes."""
     bp = _blueprint(spec, input_shape, classes)
     if edits:
-        from ..edit import edit
-
         bp = edit(bp, edits)
     report = analyze(bp)
     notes = ()

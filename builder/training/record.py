@@ -6,6 +6,10 @@ import platform
 import sys
 import time
 
+import numpy
+
+from ..version import __version__
+
 
 def config_record(plan, session) -> dict:
     """config.json of a run: a new one, or the saved one with this resumption added."""
@@ -42,9 +46,6 @@ def config_record(plan, session) -> dict:
 
 def versions() -> dict:
     import keras
-    import numpy
-
-    from ..version import __version__
 
     found = {"python": platform.python_version(), "keras": keras.__version__,
              "numpy": numpy.__version__, "builder": __version__}

@@ -13,10 +13,12 @@ import json
 import math
 
 import keras
+import numpy as np
 
 from ..compiler import build
 from ..errors import writing
 from ..summary import summary_text
+from ..weights import load_weights
 from . import precision as precision_mod
 from . import strategy as strategy_mod
 from .cluster import Cluster, barrier, share
@@ -120,8 +122,6 @@ def _model(plan: RunPlan, run: RunDir, state: TrainState, steps: int, per_call: 
     options = plan.options
     model = build(plan.blueprint)
     if plan.init_from is not None and plan.resumed is None:
-        from ..weights import load_weights
-
         load_weights(model, plan.init_from)
     # Checkpoint k was saved in the phase that trained epoch k.
     done = state.epochs_completed
@@ -135,8 +135,6 @@ def _model(plan: RunPlan, run: RunDir, state: TrainState, steps: int, per_call: 
 
 def _step_maker(plan: RunPlan):
     """For precision ``auto``: a function policy -> one training step of this model."""
-    import numpy as np
-
     def make(policy):
         size = plan.options.batch_size
         x, y = plan.data.sample(size)

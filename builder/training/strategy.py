@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 
+from ..data import Shard
 from ..errors import ArgumentError
 from .cluster import Cluster
 
@@ -122,8 +123,6 @@ def split_batches(placement: Placement, splits, batch_size: int) -> int:
     the (global) batch size, give each split's dataset this process's shard and part of
     the batch, and cut the last batch of each split; returns the examples left out."""
     import keras
-
-    from ..data import Shard
 
     if placement.replicas < 2 or keras.backend.backend() != "jax":
         return 0
