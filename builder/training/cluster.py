@@ -17,9 +17,11 @@ others through the coordinator's key-value store (``share``).
 
 A process that dies poisons the job: JAX's runtime cannot go on without it (its own
 reaction is an abort, exit 134, about 100 s later). ``watch`` starts a thread that asks
-the coordinator which processes are alive; when one is missing, or the coordinator
-itself is gone, it prints one line and ends this process with ``PEER_LOST`` (3) at
-once, leaving the run directory as a kill would (resumable from its last epoch).
+the coordinator which processes are alive; when one is missing it prints one line and
+ends this process with ``PEER_LOST`` (3) at once, leaving the run directory as a kill
+would (resumable from its last epoch). The coordinator lives in the chief: when the
+chief dies, JAX's client in every other process aborts at once (exit 134, JAX's own
+message) before any check of ours can run; the run is as resumable as after a kill.
 """
 
 from __future__ import annotations
