@@ -348,17 +348,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_a_chief_and_two_workers_share_the_trials(tmp_path):
+def start_sweep(tmp_path, epochs: int, *chief_args) -> tuple[str, list]:
+    """A chief and two workers (worker0, worker1) of a 4-trial sweep; (out, processes)."""
     spec, out = tiny_file(tmp_path), str(tmp_path / "out")
     address = f"127.0.0.1:{free_port()}"
-    common = ["tune", spec, "--data", "synthetic", "--max-trials", "4", "--epochs", "1",
-              "--out", out]
+    common = ["tune", spec, "--data", "synthetic", "--max-trials", "4", "--epochs",
+              str(epochs), "--out", out]
     pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    procs = [start_cli(*common, "--chief", address, **pipes)]
-    for i in range(2):
-        procs.append(start_cli(*common, "--worker", address,
-                               env={"KERASTUNER_TUNER_ID": f"worker{i}"}, **pipes))
+    procs = [start_cli(*common, "--chief", address, *chief_args, **pipes)]
+    procs += [start_cli(*common, "--worker", address, env={"KERASTUNER_TUNER_ID": f"worker{i}"},
+                        **pipes) for i in range(2)]
+    return out, procs
+
+
+@pytest.mark.slow
+def test_a_chief_and_two_workers_share_the_trials(tmp_path):
+    out, procs = start_sweep(tmp_path, 1)
     try:
         outputs = [p.communicate(timeout=240) for p in procs]
     finally:
@@ -379,14 +384,7 @@ def test_a_chief_and_two_workers_share_the_trials(tmp_path):
 
 @pytest.mark.slow
 def test_a_worker_lost_mid_trial_does_not_hang_the_chief(tmp_path):
-    spec, out = tiny_file(tmp_path), str(tmp_path / "out")
-    address = f"127.0.0.1:{free_port()}"
-    common = ["tune", spec, "--data", "synthetic", "--max-trials", "4", "--epochs", "2",
-              "--out", out]
-    pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    chief = start_cli(*common, "--chief", address, "--trial-timeout", "15", **pipes)
-    workers = [start_cli(*common, "--worker", address,
-                         env={"KERASTUNER_TUNER_ID": f"worker{i}"}, **pipes) for i in range(2)]
+    out, (chief, *workers) = start_sweep(tmp_path, 2, "--trial-timeout", "15")
     state = os.path.join(out, "sweep", "oracle.json")
     try:
         deadline = time.time() + 300
