@@ -348,17 +348,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_a_chief_and_two_workers_share_the_trials(tmp_path):
+def start_sweep(tmp_path, epochs: int, *chief_args) -> tuple[str, list]:
+    """A chief and two workers (worker0, worker1) of a 4-trial sweep; (out, processes)."""
     spec, out = tiny_file(tmp_path), str(tmp_path / "out")
     address = f"127.0.0.1:{free_port()}"
-    common = ["tune", spec, "--data", "synthetic", "--max-trials", "4", "--epochs", "1",
-              "--out", out]
+    common = ["tune", spec, "--data", "synthetic", "--max-trials", "4", "--epochs",
+              str(epochs), "--out", out]
     pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    procs = [start_cli(*common, "--chief", address, **pipes)]
-    for i in range(2):
-        procs.append(start_cli(*common, "--worker", address,
-                               env={"KERASTUNER_TUNER_ID": f"worker{i}"}, **pipes))
+    procs = [start_cli(*common, "--chief", address, *chief_args, **pipes)]
+    procs += [start_cli(*common, "--worker", address, env={"KERASTUNER_TUNER_ID": f"worker{i}"},
+                        **pipes) for i in range(2)]
+    return out, procs
+
+
+@pytest.mark.slow
+def test_a_chief_and_two_workers_share_the_trials(tmp_path):
+    out, procs = start_sweep(tmp_path, 1)
     try:
         outputs = [p.communicate(timeout=240) for p in procs]
     finally:
@@ -375,6 +380,41 @@ def test_a_chief_and_two_workers_share_the_trials(tmp_path):
     rows = list(csv.DictReader(open(os.path.join(out, "trials.csv"))))
     assert [r["status"] for r in rows] == ["completed"] * 4
     assert os.path.exists(os.path.join(out, "best.py"))
+
+
+@pytest.mark.slow
+def test_a_worker_lost_mid_trial_does_not_hang_the_chief(tmp_path):
+    out, (chief, *workers) = start_sweep(tmp_path, 2, "--trial-timeout", "15")
+    state = os.path.join(out, "sweep", "oracle.json")
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline:  # worker1 holds a trial: kill it there
+            try:
+                ongoing = json.load(open(state)).get("ongoing_trials", {})
+            except (OSError, ValueError):
+                ongoing = {}
+            if "worker1" in ongoing:
+                break
+            time.sleep(0.2)
+        assert "worker1" in ongoing
+        workers[1].kill()
+        lost = ongoing["worker1"]
+        outputs = [p.communicate(timeout=400) for p in (chief, workers[0])]
+    finally:
+        for p in (chief, *workers):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert [chief.returncode, workers[0].returncode] == [0, 0], [o[1][-1500:] for o in outputs]
+    rows = list(csv.DictReader(open(os.path.join(out, "trials.csv"))))
+    assert sorted(r["trial"] for r in rows) == ["0", "1", "2", "3"]
+    assert all(r["status"] in ("completed", "failed") for r in rows), rows
+    lost_row = next(r for r in rows if r["trial"] == lost)
+    if lost_row["status"] == "completed":                  # given to the other worker
+        record = os.path.join(out, "sweep", f"trial_{lost}", "builder.json")
+        assert json.load(open(record))["tuner_id"] == "worker0"
+    else:                                                  # nobody left to run it
+        assert "worker1 stopped reporting" in lost_row["reason"], lost_row
 
 
 def test_digits_search_se_ratio_exists_only_with_squeeze_excite():
@@ -411,3 +451,55 @@ def test_trials_table_keeps_its_figures_whole_on_an_80_column_terminal():
                    "val_accuracy", "53,370", "10.86M"):
         assert figure in text, figure
     assert "trial 1 rejected: over --max-macs 5M: 10.9M MACs" in text
+
+
+def _leased_oracle(tmp_path, max_trials=3):
+    from tuning.search import RandomOracle
+
+    oracle = RandomOracle(objective=kt.Objective("val_accuracy", "max"), max_trials=max_trials,
+                          seed=0)
+    oracle._set_project_dir(str(tmp_path), "sweep")
+    hp = kt.HyperParameters()
+    hp.Int("width", 1, 100)
+    oracle.update_space(hp)
+    oracle.lease_seconds = 30
+    return oracle
+
+
+def test_the_chief_gives_a_silent_workers_trial_to_another_then_fails_it(tmp_path):
+    from keras_tuner.src.distribute.oracle_chief import exit_chief
+
+    oracle = _leased_oracle(tmp_path)
+    lost = oracle.create_trial("w1")
+    oracle.create_trial("w2")
+    later = time.monotonic() + 31
+    assert oracle.take_back() == []                      # heard just now
+    oracle._heard["w2"] = later                          # w2 keeps reporting
+    assert oracle.take_back(now=later) == [lost.trial_id]
+    assert "w1" not in oracle.tuner_ids and "w1" not in oracle.ongoing_trials
+    again = oracle.create_trial("w1-restarted")          # a worker under any id takes it
+    assert again.trial_id == lost.trial_id and again.status == "RUNNING"
+    oracle._heard["w2"] = later + 31
+    assert oracle.take_back(now=later + 31) == [lost.trial_id]
+    assert oracle.trials[lost.trial_id].status == "FAILED"
+    assert "stopped reporting" in oracle.trials[lost.trial_id].message
+    oracle.end_trial(oracle.ongoing_trials["w2"])
+    oracle.tuner_ids.discard("w2")
+    assert exit_chief(oracle)                            # nobody left to wait for
+
+
+def test_a_trial_nobody_can_take_over_fails(tmp_path):
+    oracle = _leased_oracle(tmp_path)
+    lost = oracle.create_trial("w1")
+    assert oracle.take_back(now=time.monotonic() + 31) == [lost.trial_id]
+    assert oracle.trials[lost.trial_id].status == "FAILED" and not oracle.tuner_ids
+    oracle.fail_unfinished()                             # nothing left in the queue
+    assert not oracle._retry_queue
+
+
+def test_a_heartbeat_keeps_the_lease(tmp_path):
+    oracle = _leased_oracle(tmp_path)
+    trial = oracle.create_trial("w1")
+    oracle._heard["w1"] -= 25
+    oracle.get_trial(trial.trial_id)                     # the worker's heartbeat
+    assert oracle.take_back(now=time.monotonic() + 10) == []

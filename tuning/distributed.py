@@ -10,6 +10,10 @@ import os
 
 from builder.errors import ArgumentError
 
+#: Seconds after which the chief takes back the trial of a worker that stopped
+#: reporting (tuning/lease.py; a running worker reports every 5 s).
+TRIAL_TIMEOUT = 60
+
 
 def parse_address(text: str, argument: str) -> tuple[str, int]:
     """``"HOST:PORT"`` -> (host, port); ``argument`` names where it came from."""

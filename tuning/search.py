@@ -18,6 +18,8 @@ Importing this module imports keras-tuner: for a distributed sweep, set the
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import time
@@ -34,6 +36,7 @@ from builder.training.compile import fit
 from builder.training.seed import seed_everything
 
 from .fitting import check_single_output, compile_model
+from .lease import Heartbeat, LeasedOracle, is_worker
 from .space import TrainingSpace, apply_training, declare, resolve
 
 STOPPED = trial_module.TrialStatus.STOPPED
@@ -190,7 +193,11 @@ class SearchTuner(kt.Tuner):
             self._latencies[trial.trial_id] = e.latency_ms
             return
         self._latencies[trial.trial_id] = candidate.latency_ms
-        super()._try_run_and_update_trial(trial, *args, **kwargs)
+        if not is_worker():
+            super()._try_run_and_update_trial(trial, *args, **kwargs)
+            return
+        with Heartbeat(self.oracle, trial.trial_id):  # the chief takes back silent trials
+            super()._try_run_and_update_trial(trial, *args, **kwargs)
 
     def on_trial_end(self, trial):
         reason = self._rejections.pop(trial.trial_id, None)
@@ -262,15 +269,15 @@ class BudgetedOracle:
         return super().create_trial(tuner_id)
 
 
-class RandomOracle(BudgetedOracle, kt.oracles.RandomSearchOracle):
+class RandomOracle(LeasedOracle, BudgetedOracle, kt.oracles.RandomSearchOracle):
     pass
 
 
-class GridOracle(BudgetedOracle, kt.oracles.GridSearchOracle):
+class GridOracle(LeasedOracle, BudgetedOracle, kt.oracles.GridSearchOracle):
     pass
 
 
-class BayesianOracle(BudgetedOracle, kt.oracles.BayesianOptimizationOracle):
+class BayesianOracle(LeasedOracle, BudgetedOracle, kt.oracles.BayesianOptimizationOracle):
     def _vectorize_trials(self):
         # keras-tuner's Gaussian process knows completed, failed and ongoing trials only;
         # it is fitted without the rejected ones.
@@ -282,7 +289,7 @@ class BayesianOracle(BudgetedOracle, kt.oracles.BayesianOptimizationOracle):
             self.trials = every
 
 
-class HyperbandOracle(BudgetedOracle, kt.oracles.HyperbandOracle):
+class HyperbandOracle(LeasedOracle, BudgetedOracle, kt.oracles.HyperbandOracle):
     pass
 
 
@@ -314,8 +321,9 @@ def make_tuner(hypermodel, *, tuner="random", objective="val_accuracy", max_tria
     oracle.requested_trials = max_trials if tuner != "hyperband" else None
     oracle.max_rejected = max_rejected
     cls = HyperbandSearchTuner if tuner == "hyperband" else SearchTuner
-    return cls(oracle, hypermodel, directory=directory, project_name=project_name,
-               overwrite=overwrite)
+    with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner's "Reloading Tuner from"
+        return cls(oracle, hypermodel, directory=directory, project_name=project_name,
+                   overwrite=overwrite)
 
 
 def check_search_finished(tuner) -> None:

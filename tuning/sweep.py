@@ -23,6 +23,7 @@ from builder.errors import ArgumentError, BlueprintError, UserError, did_you_mea
 from builder.training.rundir import MODEL
 
 from . import report as reports
+from .distributed import TRIAL_TIMEOUT
 from .fitting import reported_metrics, trial_options
 from .space import TrainingSpace
 
@@ -47,6 +48,7 @@ class Settings:
     role: str | None = None  # None, "chief" or "worker"
     max_latency_ms: float | None = None  # inference at batch 1, measured per candidate
     sets: tuple | None = None  # the --set edits of the space, as given
+    trial_timeout: float = TRIAL_TIMEOUT  # the chief takes back a silent worker's trial
 
     # What must match for --out to be resumed.
     def identity(self) -> dict:
@@ -167,6 +169,8 @@ def _tuner(settings: Settings, space, training, load, console):
                        directory=settings.out, project_name=PROJECT, seed=settings.seed,
                        max_rejected=settings.max_rejected)
     tuner.progress = lambda record: console.print(_progress_line(record), highlight=False)
+    if settings.role == "chief":
+        tuner.oracle.keep_leases(settings.trial_timeout)
     return tuner
 
 
@@ -187,6 +191,8 @@ def _conclude(tuner, settings: Settings, space, training, wall: float, console) 
     """The chief's (or lone process's) record of a finished search: trials.csv, the
     table, frontier.png, best.json/best.py, the optional retraining and summary.json."""
     from .search import direction  # keras-tuner: see _tuner
+
+    tuner.oracle.fail_unfinished()  # the chief's trials that no worker took up again
 
     goal = direction(settings.objective)
     rows = reports.records(tuner.oracle, space, training, os.path.join(settings.out, PROJECT),

@@ -5,7 +5,8 @@ The options of ``train`` are the fields of ``TrainOptions``, one flag each
 
 Exit status: 0 on success; 2 for bad input (checked before the first epoch, nothing
 written) and for a loss that became NaN (the run directory keeps the last good epoch);
-1 for an internal fault.
+3 when a process of a job of several was lost (the run is resumable); 1 for an internal
+fault.
 """
 
 from __future__ import annotations
@@ -50,6 +51,15 @@ def add(sub, common):
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/NAME-TIME)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last completed epoch")
+    p.add_argument("--processes", type=whole, metavar="N",
+                   help="processes of one job training together, JAX backend (default 1, "
+                   "or BUILDER_PROCESSES, or SLURM_NTASKS under srun)")
+    p.add_argument("--process-id", type=whole, metavar="I",
+                   help="this process in the job, 0 the chief (or BUILDER_PROCESS_ID, or "
+                   "SLURM_PROCID)")
+    p.add_argument("--coordinator", metavar="HOST:PORT",
+                   help="where the job meets: the chief's host and a free port (or "
+                   "BUILDER_COORDINATOR, or SLURM_LAUNCH_NODE_IPADDR:BUILDER_PORT)")
     p.set_defaults(run=run_train)
 
     p = sub.add_parser("evaluate", parents=[common], help="test loss and accuracy of a run")
@@ -86,15 +96,20 @@ def run_train(args):
             raise ArgumentError(f"resume=True continues a run with its own options; only "
                                 f"`epochs` may change (got `{given[0]}`)",
                                 arguments=("resume", "epochs", given[0]))
-        train(out=args.out, resume=True, epochs=args.epochs)
+        train(out=args.out, resume=True, epochs=args.epochs, **_cluster(args))
         return 0
     edits = {}
     if args.sets:
         load_spec(args)  # a bad --set is reported with its text, before anything else
         edits = parse_sets(args.sets)
     train(args.spec, options_from(args), out=args.out, input_shape=args.input_shape,
-          classes=args.classes, edits=edits)
+          classes=args.classes, edits=edits, **_cluster(args))
     return 0
+
+
+def _cluster(args) -> dict:
+    return {"processes": args.processes, "process_id": args.process_id,
+            "coordinator": args.coordinator}
 
 
 def run_evaluate(args):

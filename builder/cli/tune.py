@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tuning.distributed import configure
+from tuning.distributed import TRIAL_TIMEOUT, configure
 from tuning.space import load_training, parse_hp_option
 from tuning.sweep import Settings, check_objective, run_sweep
 
@@ -67,6 +67,9 @@ def add(sub, common):
     role = p.add_mutually_exclusive_group()
     role.add_argument("--chief", metavar="HOST:PORT", help="run the oracle of a distributed sweep")
     role.add_argument("--worker", metavar="HOST:PORT", help="run trials for the chief at HOST:PORT")
+    p.add_argument("--trial-timeout", type=positive_int, default=TRIAL_TIMEOUT, metavar="SECONDS",
+                   help="chief: a trial whose worker stops reporting for this long goes to "
+                        "another worker (then fails) (default %(default)s)")
     p.set_defaults(run=run_tune)
 
 
@@ -84,6 +87,7 @@ def run_tune(args):
                         max_params=args.max_params, max_macs=args.max_macs, data=args.data,
                         out=args.out, retrain_best=args.retrain_best, seed=args.seed,
                         max_rejected=args.max_rejected, role=role,
-                        max_latency_ms=args.max_latency_ms, sets=tuple(args.sets) or None)
+                        max_latency_ms=args.max_latency_ms, sets=tuple(args.sets) or None,
+                        trial_timeout=args.trial_timeout)
     run_sweep(settings, space, training)
     return 0

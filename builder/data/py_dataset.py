@@ -15,7 +15,7 @@ import numpy as np
 from .adapt import Plan
 from .augment import augment_numpy
 from .files import read_image
-from .protocol import Arrays, Files, Stream
+from .protocol import Arrays, Files, Shard, Stream
 
 
 def dataset(part: Arrays | Stream | Files, plan: Plan, *, batch_size: int, training: bool,
@@ -42,6 +42,12 @@ class ArrayDataset(keras.utils.PyDataset):
     With ``shuffle`` the order is a seeded permutation, new every epoch; augmentation
     draws from a generator seeded by (seed, epoch, batch index), so a batch is the same
     whichever worker makes it.
+
+    In a job of several processes (``share``) each reads its shard of every epoch's
+    order: the first ``len - len % count`` examples of the order (the same number for
+    every process, so that all take the same steps), every count-th from its index, in
+    batches of the local batch size. Local batch k of every process together is batch k
+    of a one-process run with the global batch, whatever the number of processes.
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, plan: Plan, *, batch_size: int,
@@ -59,18 +65,32 @@ class ArrayDataset(keras.utils.PyDataset):
         # Each batch is cut to a multiple of this (the devices a JAX data-parallel step
         # shards it over); at most multiple_of - 1 examples of a split are left out.
         self.multiple_of = 1
+        self.shard = Shard()
+        self._order = self._ordering()
+
+    def share(self, shard: Shard, batch_size: int, multiple_of: int) -> None:
+        """Read ``shard`` of every epoch's order in batches of ``batch_size`` (this
+        process's part of the global batch), each cut to a multiple of ``multiple_of``
+        (this process's devices)."""
+        self.shard, self.batch_size, self.multiple_of = shard, int(batch_size), int(multiple_of)
         self._order = self._ordering()
 
     def examples_left_out(self) -> int:
-        return len(self.x) % self.batch_size % self.multiple_of
+        """Examples of an epoch that no process reads (to make equal shards and batches
+        that split over the devices)."""
+        local = len(self._order)
+        return len(self.x) - (local - local % self.batch_size % self.multiple_of) \
+            * self.shard.count
 
     def _ordering(self) -> np.ndarray:
         if not self.shuffle:
-            return np.arange(len(self.x))
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
+            order = np.arange(len(self.x))
+        else:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
+        return self.shard.of(order[:len(order) - len(order) % self.shard.count])
 
     def __len__(self) -> int:
-        full, rest = divmod(len(self.x), self.batch_size)
+        full, rest = divmod(len(self._order), self.batch_size)
         return full + (rest - rest % self.multiple_of > 0)
 
     def __getitem__(self, index: int):

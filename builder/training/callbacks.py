@@ -10,6 +10,7 @@ history.csv, written from the same state, lists every completed epoch exactly on
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +24,17 @@ def current_rate(model) -> float:
     return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
 
 
+def save_model(model, path: Path, write: bool = True) -> None:
+    """``model.save(path)``; without ``write`` into a temporary folder, removed at once:
+    in a job of several processes saving is a collective step (every process converts the
+    same variables) that the chief alone cannot take, so the others save and discard."""
+    if write:
+        model.save(path)
+        return
+    with tempfile.TemporaryDirectory(prefix="builder-") as scratch:
+        model.save(Path(scratch) / Path(path).name)
+
+
 def finite(logs: dict) -> bool:
     return all(math.isfinite(float(v)) for k, v in (logs or {}).items()
                if isinstance(v, (int, float)) or hasattr(v, "__float__"))
@@ -30,10 +42,13 @@ def finite(logs: dict) -> bool:
 
 class EpochCheckpoint(keras.callbacks.Callback):
     """Saves the model and the run state after every completed epoch whose figures
-    are finite; calls ``on_saved(state)`` afterwards (history.csv)."""
+    are finite; calls ``on_saved(state)`` afterwards (history.csv). Without ``save``
+    (a process of a job that is not its chief) it keeps the state and writes nothing."""
 
-    def __init__(self, folder: Path, state: TrainState, stateful: dict, on_saved=None):
+    def __init__(self, folder: Path, state: TrainState, stateful: dict, on_saved=None,
+                 save: bool = True):
         super().__init__()
+        self.save = save
         self.folder = Path(folder)
         self.state = state          # updated in place
         self.stateful = stateful    # name -> callback whose counters are saved
@@ -43,20 +58,19 @@ class EpochCheckpoint(keras.callbacks.Callback):
         logs = dict(logs or {})
         if not finite(logs):
             return  # a NaN epoch is never a checkpoint: the last good one stays
-        self.folder.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{epoch + 1}.keras"
+        if not self.save:
+            save_model(self.model, self.folder / name, write=False)
+            self._update(epoch, name, logs)
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
         try:
             with writing(self.folder / name):
                 self.model.save(self.folder / name)
         except DiskFull:
             (self.folder / name).unlink(missing_ok=True)  # half a checkpoint is none
             raise
-        row = {"epoch": epoch + 1, "learning_rate": current_rate(self.model),
-               **{k: float(v) for k, v in logs.items()}}
-        state = self.state
-        state.history = [r for r in state.history if r["epoch"] <= epoch] + [row]
-        state.epochs_completed, state.checkpoint = epoch + 1, name
-        state.callbacks = {k: save_counters(c) for k, c in self.stateful.items()}
+        state = self._update(epoch, name, logs)
         with writing(self.folder / STATE):
             state.save(self.folder)
         for old in self.folder.glob("epoch-*.keras"):
@@ -64,6 +78,15 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 old.unlink(missing_ok=True)
         if self.on_saved is not None:
             self.on_saved(state)
+
+    def _update(self, epoch: int, name: str, logs: dict) -> TrainState:
+        row = {"epoch": epoch + 1, "learning_rate": current_rate(self.model),
+               **{k: float(v) for k, v in logs.items()}}
+        state = self.state
+        state.history = [r for r in state.history if r["epoch"] <= epoch] + [row]
+        state.epochs_completed, state.checkpoint = epoch + 1, name
+        state.callbacks = {k: save_counters(c) for k, c in self.stateful.items()}
+        return state
 
 
 COUNTERS = ("wait", "best", "cooldown_counter", "stopped_epoch")
@@ -154,12 +177,13 @@ class NanStop(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def note_bad_files(data, path: Path, check: bool = True) -> int:
-    """Write the data files found unreadable so far to ``path`` (where there are any);
-    with ``check``, raise ``DataError`` where a part has more than its
-    ``max_bad_files``. Returns how many there are."""
+def note_bad_files(data, path: Path | None, check: bool = True) -> int:
+    """Write the data files found unreadable so far to ``path`` (where there are any, and
+    a path: None for the processes of a job other than its chief); with ``check``, raise
+    ``DataError`` where a part has more than its ``max_bad_files``. Returns how many
+    there are."""
     bad = data.bad_files()
-    if bad:
+    if bad and path is not None:
         with writing(path):
             Path(path).write_text("".join(f"{p}\n" for p in bad), encoding="utf-8")
     if check:
@@ -171,10 +195,10 @@ class BadFiles(keras.callbacks.Callback):
     """After every epoch (its checkpoint saved first): the unreadable files found so far
     listed, and the run stopped where they are too many."""
 
-    def __init__(self, data, path: Path):
+    def __init__(self, data, path: Path | None):
         super().__init__()
         self.data = data
-        self.path = Path(path)
+        self.path = None if path is None else Path(path)
 
     def on_epoch_end(self, epoch, logs=None):
         try:

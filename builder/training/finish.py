@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import UserError, writing
-from .callbacks import note_bad_files
+from .callbacks import note_bad_files, save_model
 from .compile import main_metric, targets, unknown_length
 from .report import plot_curves, write_history
 from .rundir import CHECKPOINTS, CURVES, HISTORY, METRICS, MODEL, SKIPPED
@@ -26,8 +26,9 @@ def finish(session: Session) -> dict:
                 f"before any epoch completed; nothing was kept (try a lower `learning_rate`)",
                 arguments=("learning_rate",))
         session.model.load_weights(run.file(CHECKPOINTS) / state.checkpoint)
+    chief = session.placement.cluster.chief  # in a job of several, the one that writes
     with writing(run.file(MODEL)):
-        session.model.save(run.file(MODEL))
+        save_model(session.model, run.file(MODEL), write=chief)
     metrics = {"epochs_completed": state.epochs_completed,
                "epochs_planned": plan.options.epochs, "stopped": session.stopped,
                "train_seconds": round(state.train_seconds, 3),
@@ -38,12 +39,15 @@ def finish(session: Session) -> dict:
                                              verbose=0, return_dict=True)
         metrics["test_loss"] = float(results["loss"])
         metrics["test_accuracy"] = float(main_metric(results, "accuracy"))
-    metrics["unreadable_files"] = note_bad_files(plan.data, run.file(SKIPPED), check=False)
+    metrics["unreadable_files"] = note_bad_files(plan.data, run.file(SKIPPED) if chief else None,
+                                                 check=False)
     last = state.history[-1] if state.history else {}
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         value = main_metric(last, key)
         if value is not None:
             metrics[f"final_{key}"] = float(value)
+    if not chief:
+        return metrics
     # history.csv again: a run killed between its last checkpoint and history.csv has
     # resumed without training an epoch. metrics.json last: it marks a finished run.
     write_history(run.file(HISTORY), state.history)
@@ -71,6 +75,8 @@ def final_paragraph(session: Session, metrics: dict) -> str:
     stop = {"early_stopping": " (stopped early: validation loss stopped improving)"}.get(
         metrics["stopped"], "")
     mirror = (f", mirrored over {placement.replicas} devices" if placement.name == "mirrored"
+              else f", data-parallel over {placement.replicas} devices of "
+                   f"{placement.cluster.processes} processes" if placement.cluster.multi
               else "")
     done, where = metrics["epochs_completed"], session.run.final
     bad = metrics.get("unreadable_files", 0)

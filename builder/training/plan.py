@@ -115,7 +115,16 @@ def open_data(options: TrainOptions, input_shape, classes: int, *, augment: bool
 
 
 def pipeline_for_backend() -> str:
-    """"tf" where TensorFlow can be imported (any backend), else "numpy"."""
+    """"tf" where TensorFlow can be imported (any backend), else "numpy"; a JAX job of
+    several processes takes "numpy", whose datasets read each process's shard of every
+    epoch's order (py_dataset.ArrayDataset.share), so that they train as one process."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        if jax.process_count() > 1:
+            return "numpy"
     return "tf" if importlib.util.find_spec("tensorflow") is not None else "numpy"
 
 

@@ -34,7 +34,10 @@ def config_record(plan, session) -> dict:
                  "pipeline": data.pipeline, "left_out_for_sharding": session.left_out,
                  "cache": data.cache.record(), "unreadable_at_start": len(data.unreadable)},
         "transform": data.transform,
-        "precision": session.precision, "distribution": session.placement.describe(),
+        "precision": session.precision,
+        "distribution": {**session.placement.describe(), "global_batch": plan.options.batch_size,
+                         "batch_per_process": plan.options.batch_size
+                         // session.placement.cluster.processes},
         "frozen_layers": session.frozen, "notes": list(plan.notes),
         "versions": versions(), "backend": keras.backend.backend(),
         "command": sys.argv, "created": now,

@@ -10,6 +10,9 @@ one place. A run killed outright (SIGKILL, power loss) leaves the partial direct
 a completed epoch ``--resume`` finishes it (also when the kill came after the last epoch),
 without one the next run on the same ``--out`` replaces it.
 
+In a job of several processes (cluster.py) the run is the chief's: it locks and writes
+it; the other processes see it as a ``Follower`` and write nothing in it.
+
 While a process uses a run it holds an OS lock on ``.NAME.lock`` beside it (``flock``; the
 kernel releases it when the process dies, however it dies): a second ``train`` or
 ``--resume`` on the same run is refused with the owner's pid and touches nothing.
@@ -220,6 +223,25 @@ class RunDir:
                 with contextlib.suppress(OSError):
                     folder.rmdir()  # only if empty
             self._made = []
+
+
+class Follower(RunDir):
+    """The run of a job of several processes as the others than its chief see it: they
+    read it (a resumed run's config and checkpoint) but never write, lock or move it."""
+
+    def __init__(self, final: Path, path: Path):
+        super().__init__(final, resumed=True)
+        self.path = Path(path)
+
+    def create(self) -> None:
+        self.path = self.partial  # where the chief now writes
+
+    @contextlib.contextmanager
+    def guard(self):
+        yield self
+
+    def release(self, tidy: bool = False) -> None:
+        pass
 
 
 def _same_file(fd: int, path: Path) -> bool:

@@ -9,6 +9,7 @@ completes the run.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import keras
@@ -22,6 +23,7 @@ from . import precision as precision_mod
 from . import strategy as strategy_mod
 from .callbacks import (BadFiles, EpochCheckpoint, NanStop, Restored, Throughput,
                         current_rate)
+from .cluster import Cluster, barrier, share
 from .compile import compile_model, fit, freeze_layers, learning_rate
 from .plan import RunPlan
 from .record import config_record
@@ -51,27 +53,42 @@ class Session:
 
 
 
-def start(plan: RunPlan, run: RunDir, say=print) -> Session:
-    """Place, decide the precision, build or restore and compile; then create the run
-    directory and write its record. Every check happens before the directory exists."""
+def start(plan: RunPlan, run: RunDir, say=print, cluster: Cluster = Cluster()) -> Session:
+    """Decide the precision, place, build or restore and compile; then create the run
+    directory and write its record (the chief of a job of several processes only).
+    Every check happens before the directory exists."""
     options = plan.options
     seed_everything(options.seed)
-    placement = strategy_mod.place(options.strategy)
-    left_out = strategy_mod.shard_evenly(placement, plan.data, options.batch_size)
+    # Before placing: the chief measures alone, on its own devices, and tells the others.
+    decision = _precision(plan, cluster, say)
+    placement = strategy_mod.place(options.strategy, cluster, say)
+    left_out = strategy_mod.split_batches(placement, plan.data, options.batch_size)
     if left_out:
         say(f"note: {left_out} example(s) left out so that every batch splits evenly over "
-            f"{placement.replicas} devices")
-    steps = math.ceil(plan.data.num_train / options.batch_size)
+            f"{placement.replicas} devices" + (f" of {cluster.processes} processes"
+                                               if cluster.multi else ""))
+    steps = (len(plan.data.train) if placement.replicas > 1 and hasattr(plan.data.train, "share")
+             else math.ceil(plan.data.num_train / options.batch_size))
     # Several steps per call cut Python overhead on small models; MirroredStrategy
     # fails with more than one, and other backends gain little.
     per_call = 1 if (placement.name == "mirrored" or keras.backend.backend() != "tensorflow") \
         else max(1, min(STEPS_PER_EXECUTION, steps))
-    decision = _precision(plan, steps, say)
     state = plan.resumed.state if plan.resumed else TrainState()
     with placement.scope(), precision_mod.building(decision):
         model, frozen = _model(plan, run, state, steps, per_call)
     session = Session(plan, run, model, placement, decision, state, frozen, steps, per_call,
                       left_out)
+    barrier(cluster, "built")  # a resumed run is read by all before the chief moves it
+    if cluster.chief:
+        _record(session)
+    else:
+        run.create()  # the chief's partial directory, not made here
+    return session
+
+
+def _record(session: Session) -> None:
+    """Create the run directory and write blueprint.json, config.json and summary.txt."""
+    run, plan = session.run, session.plan
     run.create()
     with writing(run.file(BLUEPRINT)):
         run.file(BLUEPRINT).write_text(plan.blueprint.to_json() + "\n", encoding="utf-8")
@@ -79,16 +96,17 @@ def start(plan: RunPlan, run: RunDir, say=print) -> Session:
         write_json(run.file(CONFIG), config_record(plan, session))
     with writing(run.file(SUMMARY)):
         run.file(SUMMARY).write_text(summary_text(plan.report), encoding="utf-8")
-    return session
 
 
-def _precision(plan: RunPlan, steps: int, say) -> dict:
-    """The precision decision (a resumed run keeps its own), with its policy set."""
+def _precision(plan: RunPlan, cluster: Cluster, say) -> dict:
+    """The precision decision (a resumed run keeps its own; in a job of several
+    processes the chief's), with its policy set."""
     if plan.resumed is not None:
         decision = plan.resumed.config["precision"]
     else:
-        decision = precision_mod.decide(plan.options.precision, _step_maker(plan),
-                                        plan.options.batch_size, say=say)
+        decision = json.loads(share(cluster, "precision", lambda: json.dumps(
+            precision_mod.decide(plan.options.precision, _step_maker(plan),
+                                 plan.options.batch_size, say=say))))
     precision_mod.set_policy(decision["policy"])
     seed_everything(plan.options.seed)  # the same initial weights whatever was measured
     return decision
@@ -191,11 +209,14 @@ def _callbacks(session: Session):
             monitor=monitor, patience=options.early_stopping)
     saved = session.state.callbacks if session.plan.resumed else {}
     nan = NanStop()
+    chief = session.placement.cluster.chief  # the others keep the state, write nothing
     callbacks = [Restored(cb, saved.get(name)) for name, cb in stateful.items()]
-    callbacks += [Throughput(session.state, data.num_train), nan,
-                  keras.callbacks.TensorBoard(log_dir=str(run.file(LOGS)), write_graph=False,
-                                              profile_batch=0),
-                  EpochCheckpoint(run.file(CHECKPOINTS), session.state, stateful,
-                                  lambda state: write_history(run.file(HISTORY), state.history)),
-                  BadFiles(data, run.file(SKIPPED))]
+    callbacks += [Throughput(session.state, data.num_train), nan]
+    if chief:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.file(LOGS)),
+                                                     write_graph=False, profile_batch=0))
+    callbacks.append(EpochCheckpoint(
+        run.file(CHECKPOINTS), session.state, stateful,
+        lambda state: write_history(run.file(HISTORY), state.history), save=chief))
+    callbacks.append(BadFiles(data, run.file(SKIPPED) if chief else None))
     return callbacks, nan

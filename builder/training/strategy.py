@@ -8,7 +8,13 @@ values fail there). ``MultiWorkerMirroredStrategy`` is not offered: ``fit`` with
 broken in Keras 3.15; several hosts train on the JAX backend instead (docs/distributed.md).
 
 JAX backend: ``mirrored`` (and ``auto`` with several devices) sets
-``keras.distribution.DataParallel`` over the local devices.
+``keras.distribution.DataParallel`` over the local devices. A job of several processes
+(cluster.py) sets it over every device of every process, whatever ``--strategy`` says.
+
+Under DataParallel every batch splits over the devices: ``split_batches`` gives each
+process its shard and its part of the global batch, and cuts each last batch to a
+multiple of the process's devices (so training, validation and test all run to their
+last partial batch on any device count).
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 
+from ..data import Shard
 from ..errors import ArgumentError
+from .cluster import Cluster
 
 
 @dataclass
@@ -24,8 +32,9 @@ class Placement:
     """Where the model lives: ``scope()`` is entered while building and compiling."""
 
     name: str                    # "none" or "mirrored"
-    devices: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)   # of the whole job
     strategy: object = None      # the tf.distribute strategy, if any
+    cluster: Cluster = Cluster()
 
     def scope(self):
         if self.strategy is not None:
@@ -36,15 +45,45 @@ class Placement:
     def replicas(self) -> int:
         return max(1, len(self.devices))
 
+    @property
+    def local_replicas(self) -> int:
+        """The devices of this process."""
+        return max(1, len(self.devices) // self.cluster.processes)
+
     def describe(self) -> dict:
-        return {"strategy": self.name, "devices": self.devices}
+        return {"strategy": self.name, "devices": self.devices,
+                "devices_per_process": self.local_replicas, **self.cluster.describe()}
 
 
-def place(requested: str) -> Placement:
-    """The placement for ``--strategy`` (``auto``, ``none`` or ``mirrored``)."""
+def place(requested: str, cluster: Cluster = Cluster(), say=print) -> Placement:
+    """The placement for ``--strategy`` (``auto``, ``none`` or ``mirrored``); a job of
+    several processes is data-parallel over all their devices."""
     import keras
 
     backend = keras.backend.backend()
+    if cluster.multi:
+        devices = keras.distribution.list_devices()  # every process's (cluster.join first)
+        # Each process gives its own part of every batch (split_batches).
+        keras.distribution.set_distribution(keras.distribution.DataParallel(
+            devices=devices, auto_shard_dataset=False))
+        return Placement("multi-process", [str(d) for d in devices], cluster=cluster)
+    placement = _local(requested, backend)
+    if requested == "mirrored" and placement.replicas < 2:
+        say(f"warning: strategy='mirrored' found one device, so it trains on one; "
+            f"{_more_devices(backend)}")
+    return placement
+
+
+def _more_devices(backend: str) -> str:
+    if backend == "jax":
+        return ("on a CPU set XLA_FLAGS=--xla_force_host_platform_device_count=N for N "
+                "devices, or train on several processes (docs/distributed.md)")
+    return ("on a CPU-only TensorFlow host configure logical CPUs "
+            "(tf.config.set_logical_device_configuration), or use KERAS_BACKEND=jax with "
+            "XLA_FLAGS=--xla_force_host_platform_device_count=N")
+
+
+def _local(requested: str, backend: str) -> Placement:
     if requested == "none":
         return Placement("none")
     if backend == "tensorflow":
@@ -79,30 +118,37 @@ def _jax(requested: str) -> Placement:
     return Placement("mirrored", [str(d) for d in devices])
 
 
-def shard_evenly(placement: Placement, splits, batch_size: int) -> int:
+def split_batches(placement: Placement, splits, batch_size: int) -> int:
     """Under JAX data parallelism every batch must split evenly over the devices: check
-    the batch size and cut the last batch of each split; returns the examples left out."""
+    the (global) batch size, give each split's dataset this process's shard and part of
+    the batch, and cut the last batch of each split; returns the examples left out."""
     import keras
 
-    if placement.name != "mirrored" or keras.backend.backend() != "jax":
+    if placement.replicas < 2 or keras.backend.backend() != "jax":
         return 0
+    cluster = placement.cluster
     if batch_size % placement.replicas:
-        raise ArgumentError(f"batch_size={batch_size} does not split over the "
-                            f"{placement.replicas} devices; use a multiple of {placement.replicas}",
+        where = (f"the {placement.replicas} devices" if not cluster.multi else
+                 f"{cluster.processes} processes x {placement.local_replicas} devices")
+        raise ArgumentError(f"batch_size={batch_size} (the global batch) does not split over "
+                            f"{where}; use a multiple of {placement.replicas}",
                             arguments=("batch_size",))
-    replicas = placement.replicas
+    shard = Shard(cluster.process_id, cluster.processes)
     left_out = 0
     for name in ("train", "validation", "test"):
         dataset = getattr(splits, name)
         if dataset is None:
             continue
-        if hasattr(dataset, "multiple_of"):  # the numpy pipeline cuts its own batches
-            dataset.multiple_of = replicas
+        if hasattr(dataset, "share"):  # the numpy pipeline shards and cuts its own batches
+            dataset.share(shard, batch_size // cluster.processes, placement.local_replicas)
             left_out += dataset.examples_left_out()
+        elif cluster.multi:  # plan.pipeline_for_backend gives a job the numpy pipeline
+            raise ValueError("a job of several processes reads its data through the numpy "
+                             "pipeline")
         else:
-            setattr(splits, name, _cut_batches(dataset, replicas))
+            setattr(splits, name, _cut_batches(dataset, placement.replicas))
             size = getattr(splits, f"num_{name}")
-            left_out += size % batch_size % replicas
+            left_out += size % batch_size % placement.replicas
     return left_out
 
 
