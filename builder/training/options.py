@@ -94,6 +94,10 @@ class TrainOptions:
     cache: str = option("auto", "where folder: and tfds data are cached once decoded: none, "
                         "memory or a directory (default auto: memory when they fit in a "
                         "quarter of the available memory)", "auto|none|memory|DIR")
+    pipeline: Literal["auto", "tf", "numpy"] = option(
+        "auto", "the input pipeline: tf (tf.data), numpy (keras.utils.PyDataset) or auto "
+        "(tf where TensorFlow is installed, numpy for a job of several processes)",
+        "auto|tf|numpy")
     check_data: bool = option(False, "check every image file's header before training "
                               "(bad files are left out and counted)", None)
     max_bad_files: Below1 = option(0.01, "the fraction of a split's files that may be "

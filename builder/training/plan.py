@@ -107,18 +107,22 @@ def open_data(options: TrainOptions, input_shape, classes: int, *, augment: bool
                      batch_size=options.batch_size, seed=options.seed,
                      validation_split=options.validation_split, test_split=options.test_split,
                      augment=options.augment if augment else (), data_dir=options.data_dir,
-                     download=options.download, pipeline=pipeline_for_backend(), shard=shard,
+                     download=options.download, pipeline=pipeline_for(options), shard=shard,
                      cache=options.cache, check_data=options.check_data,
                      max_bad_files=options.max_bad_files,
                      train_transform=options.train_transform, crop_pct=options.crop_pct,
                      crop_scale=(options.crop_scale, 1.0))
 
 
-def pipeline_for_backend() -> str:
-    """"tf" where TensorFlow can be imported (any backend), else "numpy"; a JAX job of
-    several processes takes "numpy", whose datasets read each process's shard of every
-    epoch's order (py_dataset.ArrayDataset.share), so that they train as one process."""
+def pipeline_for(options: TrainOptions) -> str:
+    """The run's ``pipeline``; auto: "tf" where TensorFlow can be imported (any backend),
+    else "numpy"; a JAX job of several processes takes "numpy", whose datasets read each
+    process's shard of every epoch's order (py_dataset.ArrayDataset.share), so that they
+    train as one process."""
     import keras
+
+    if options.pipeline != "auto":
+        return options.pipeline
 
     if keras.backend.backend() == "jax":
         import jax
