@@ -2,6 +2,7 @@
 
 import functools
 import json
+import os
 
 import pytest
 
