@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import builder
+from builder.blocks import ConvNeXtStage, ViTEncoder
 from builder import (GRU, LSTM, BatchNorm, BlueprintError, ChannelAffine, Concatenate, Conv2D,
                      Dense, Dropout, Float, Identity, LocalResponseNorm, Network, Normalization,
                      Repeat, Rescaling, Reshape, SelectChannels, Sequence, SideOutput,
@@ -46,6 +47,9 @@ def quick():
     (lambda n: DenseBlock(n), "DenseBlock.layers"),
     (lambda n: Recurrent(layers=n), "Recurrent.layers"),
     (lambda n: StridedRepeat(Conv2D(8), n), "StridedRepeat.repeats"),
+    # found by the 10,000-example campaign: a stage of 10**12 blocks ran past its minute
+    (lambda n: ConvNeXtStage(8, n), "ConvNeXtStage.depth"),
+    (lambda n: ViTEncoder((4, 4), n, 8, 16, 2), "ViTEncoder.layers"),
 ])
 def test_a_repeat_count_has_a_bound(make, field, quick):
     with pytest.raises(BlueprintError) as e:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from ..dsl.base import Block, Epsilon, Min, Pair, PositiveInt, Rate, blueprint
+from ..dsl.base import Block, Epsilon, Min, Pair, PositiveInt, Rate, Repeats, blueprint
 from ..dsl.combinators import Residual, Sequence
 from ..dsl.layers import (Activation, ActivationName, Conv2D, Dense, DepthwiseConv2D, Dropout,
                           GlobalPool, LayerNorm, LayerScale)
@@ -89,7 +89,7 @@ class ConvNeXtStage(Block):
     """
 
     filters: PositiveInt
-    depth: PositiveInt
+    depth: Repeats
     downsample: bool = True
     block: ConvNeXtBlock = ConvNeXtBlock()
     drop_rates: tuple[Rate, Rate] = (0.0, 0.0)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from ..dsl.base import Block, Epsilon, Pair, PositiveInt, Rate, blueprint
+from ..dsl.base import Block, Epsilon, Pair, PositiveInt, Rate, Repeats, blueprint
 from ..dsl.combinators import Residual, Sequence
 from ..dsl.layers import (ActivationName, ClassToken, Conv2D, Dense, Dropout, LayerNorm,
                           MultiHeadAttention, PositionEmbedding, Reshape)
@@ -102,7 +102,7 @@ class ViTEncoder(Block):
     (last layer)."""
 
     patch_size: Pair
-    layers: PositiveInt
+    layers: Repeats
     hidden: PositiveInt  # D, the width of every token
     mlp_dim: PositiveInt  # the MLP size
     heads: PositiveInt
