@@ -152,9 +152,16 @@ def _keras():
     return keras
 
 
+def name_separator() -> str:
+    """What stands for '/' in a Keras layer name: '.', except on the PyTorch backend,
+    whose parameter names cannot hold '.' (Keras keys them by ``layer/variable``): '__'."""
+    return "__" if _keras().backend.backend() == "torch" else "."
+
+
 def keras_name(path: str) -> str:
-    """Keras layer names cannot hold '/': ``stage3/block2/conv`` -> ``stage3.block2.conv``."""
-    return path.replace("/", ".")
+    """Keras layer names cannot hold '/': ``stage3/block2/conv`` -> ``stage3.block2.conv``
+    (``stage3__block2__conv`` on the PyTorch backend)."""
+    return path.replace("/", name_separator())
 
 
 # Whether BatchNorm builds builder's FusedBatchNorm (see ``fused_batch_norm``).

@@ -15,6 +15,7 @@ import keras
 from ..data.transforms import MIXING
 from ..dsl.layers import Activation
 from ..errors import ArgumentError
+from ..ops import keras_name, name_separator
 from .losses import accuracy_metric, classification_loss
 from .options import TrainOptions
 from .pydata import Repeated
@@ -102,11 +103,12 @@ def freeze_layers(model, options: TrainOptions) -> list[str]:
                                 f"layers with weights", arguments=("freeze",))
         chosen = weighted[:count]
     else:
-        prefix = options.freeze.strip("/").replace("/", ".")
+        sep = name_separator()
+        prefix = keras_name(options.freeze.strip("/"))
         chosen = [layer for layer in model.layers
-                  if layer.name == prefix or layer.name.startswith(prefix + ".")]
+                  if layer.name == prefix or layer.name.startswith(prefix + sep)]
         if not chosen:
-            tops = sorted({layer.name.split(".")[0] for layer in weighted})
+            tops = sorted({layer.name.split(sep)[0] for layer in weighted})
             raise ArgumentError(f"freeze={options.freeze!r}: no layer's path starts with it; "
                                 f"top-level paths: {', '.join(tops)}", arguments=("freeze",))
     for layer in chosen:
