@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from ..dsl.base import (Block, Epsilon, Fraction, Max, Min, Momentum, Pair, PositiveInt,
+from ..dsl.base import (Block, Epsilon, Fraction, Max, Min, Momentum, Pair, PositiveInt, Repeats,
                         blueprint)
 from ..dsl.combinators import Residual, Sequence
 from ..dsl.layers import ActivationName, Initializer
