@@ -225,3 +225,14 @@ def test_a_streamed_folder_takes_the_imagenet_transforms_at_native_size(tmp_path
     expected, _ = to_arrays(stored_examples(part, 3), opened.plan, Transform("imagenet"))
     np.testing.assert_allclose(x, expected, atol=1e-6)
     assert not np.allclose(x, part.head(3, opened.plan)[0], atol=0.02)  # not squashed
+
+
+def test_the_numpy_pipeline_caches_nothing_and_says_so(tmp_path):
+    from builder.errors import ArgumentError
+
+    root = write_folder(tmp_path / "images", 12, classes=2)
+    data = load_data(f"folder:{root}", input_shape=(20, 24, 3), classes=2, pipeline="numpy")
+    assert data.cache.record()["mode"] == "none"
+    with pytest.raises(ArgumentError, match="numpy pipeline caches nothing"):
+        load_data(f"folder:{root}", input_shape=(20, 24, 3), classes=2, pipeline="numpy",
+                  cache="memory")

@@ -134,7 +134,7 @@ def load_data(
     if augment is not None:
         augment = check_augment(augment, request.input_shape)
     check_crop(crop_pct, crop_scale)
-    requested = check_cache(cache)
+    requested = _cache_for(cache, pipeline)
     src = source if isinstance(source, Source) else parse_source(source)
     opened = src.open(request)
     total = sum(p.size for p in opened.parts.values()) + len(opened.unreadable)
@@ -204,6 +204,16 @@ def _transform(opened, request: Request, pipeline: str, train_transform: str, au
         raise ArgumentError(f"augmentation {', '.join(batch)} needs the tf pipeline (the "
                             f"TensorFlow backend)", arguments=("augment",))
     return Transform(kind, augment, classes=request.classes, **crop)
+
+
+def _cache_for(cache, pipeline: str) -> str:
+    """The requested cache, checked; the numpy pipeline reads files every epoch and caches
+    nothing (auto is none there; asking it for a cache is refused)."""
+    requested = check_cache(cache)
+    if pipeline == "numpy" and requested not in ("auto", "none"):
+        raise ArgumentError(f"cache={cache!r}: the numpy pipeline caches nothing; use "
+                            f"pipeline='tf' to cache", arguments=("cache", "pipeline"))
+    return "none" if pipeline == "numpy" else requested
 
 
 def _sample(opened, transform: Transform, n: int):

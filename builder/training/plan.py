@@ -118,17 +118,23 @@ def pipeline_for(options: TrainOptions) -> str:
     """The run's ``pipeline``; auto: "tf" where TensorFlow can be imported (any backend),
     else "numpy"; a JAX job of several processes takes "numpy", whose datasets read each
     process's shard of every epoch's order (py_dataset.ArrayDataset.share), so that they
-    train as one process."""
+    train as one process (it cannot read through "tf": refused here, before anything is
+    written)."""
     import keras
 
-    if options.pipeline != "auto":
-        return options.pipeline
-
+    several = False
     if keras.backend.backend() == "jax":
         import jax
 
-        if jax.process_count() > 1:
-            return "numpy"
+        several = jax.process_count() > 1
+    if several and options.pipeline == "tf":
+        raise ArgumentError("pipeline='tf': a job of several processes reads its data "
+                            "through the numpy pipeline (pipeline='auto' chooses it)",
+                            arguments=("pipeline",))
+    if options.pipeline != "auto":
+        return options.pipeline
+    if several:
+        return "numpy"
     return "tf" if importlib.util.find_spec("tensorflow") is not None else "numpy"
 
 

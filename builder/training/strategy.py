@@ -142,11 +142,7 @@ def split_batches(placement: Placement, splits, batch_size: int) -> int:
         if hasattr(dataset, "share"):  # the numpy pipeline shards and cuts its own batches
             dataset.share(shard, batch_size // cluster.processes, placement.local_replicas)
             left_out += dataset.examples_left_out()
-        elif cluster.multi:
-            raise ArgumentError("pipeline='tf': a job of several processes reads its data "
-                                "through the numpy pipeline (pipeline='auto' chooses it)",
-                                arguments=("pipeline",))
-        else:
+        else:  # one process (plan.pipeline_for refuses tf.data to a job of several)
             setattr(splits, name, _cut_batches(dataset, placement.replicas))
             size = getattr(splits, f"num_{name}")
             left_out += size % batch_size % placement.replicas
