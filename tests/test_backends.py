@@ -36,6 +36,7 @@ blueprint = Network((32, 32, 3), Sequence((
 
 SCRIPT = r"""
 import json, sys
+import numpy as np
 import keras
 import builder
 result = {"backend": keras.backend.backend()}
@@ -95,4 +96,3 @@ def test_data_parallel_training_on_jax_with_two_devices(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "does not split over the 2 devices" in bad.stderr
     assert not (tmp_path / "bad").exists()
-

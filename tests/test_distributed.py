@@ -121,6 +121,28 @@ def test_local_batches_together_are_the_global_batch(n, processes, devices):
     assert left_out == n - sum(map(len, read)) and left_out < processes * devices + processes
 
 
+def test_the_coordinator_counts_who_is_connected_and_a_busy_port_is_refused(monkeypatch):
+    """The coordinator serves while a process is connected to it (coordinator.py); a
+    chief finding its port served by something else waits, then names `coordinator`."""
+    from builder.training import cluster, coordinator
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert coordinator.connections(port) == 0
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        assert coordinator.connections(port) == 1
+        client.close()
+        accepted.close()
+        assert coordinator.connections(port) == 0
+        monkeypatch.setattr(cluster, "LINGER_SECONDS", -10)
+        with pytest.raises(ArgumentError, match=f"port {port} is in use") as e:
+            cluster._serve(resolve(2, 0, f"127.0.0.1:{port}"))
+        assert e.value.arguments == ("coordinator",)
+
+
 # --------------------------------------------------------------------------- jobs
 
 DRIVER = textwrap.dedent("""
@@ -221,32 +243,52 @@ def test_two_processes_of_two_devices_finish_evaluation(tmp_path):
     assert sum("precision auto" in o + e for o, e in outputs) == 1
 
 
+def _epochs_done(tmp_path) -> int:
+    state = tmp_path / ".run.partial" / "checkpoints" / "state.json"
+    try:
+        return json.loads(state.read_text())["epochs_completed"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def _kill_after_epoch(tmp_path, procs, victim: int, epoch: int) -> str:
+    """SIGKILL process ``victim`` once the run has checkpointed ``epoch``; the other ends
+    within 60 s with one line naming the victim and exit ``PEER_LOST``: its stderr."""
+    deadline = time.time() + 600
+    while _epochs_done(tmp_path) < epoch and time.time() < deadline and all(
+            p.poll() is None for p in procs):
+        time.sleep(0.5)
+    assert _epochs_done(tmp_path) >= epoch, procs[0].communicate()[1][-2000:]
+    time.sleep(1)
+    procs[victim].send_signal(signal.SIGKILL)
+    killed = time.time()
+    survivor = procs[1 - victim]
+    _, err = survivor.communicate(timeout=120)
+    procs[victim].communicate()
+    assert time.time() - killed < 60
+    assert survivor.returncode == PEER_LOST, err[-3000:]
+    lines = [line for line in err.splitlines() if line.startswith("error")]
+    assert len(lines) == 1 and f"lost process {victim} of 2" in lines[0], err[-2000:]
+    assert "--resume --out" in lines[0] and "internal error" not in err
+    assert "Terminating process" not in err                   # not JAX's abort
+    assert not (tmp_path / "run").exists()                    # no final run without metrics
+    return err
+
+
 @pytest.mark.slow
 def test_a_lost_process_ends_the_job_clearly_and_resume_finishes_it(tmp_path):
-    args = ["lenet5", "--epochs", "3", "--batch-size", "64", "--precision", "float32",
+    """A worker dies, then (in the resumed job) the chief: each time the other process
+    ends with one line; a third start finishes the run."""
+    args = ["lenet5", "--epochs", "4", "--batch-size", "64", "--precision", "float32",
             "--out", "run"]
-    chief, other = _job(tmp_path, 2, args, driver=False)
-    partial = tmp_path / ".run.partial" / "checkpoints" / "state.json"
-    deadline = time.time() + 600
-    while not partial.exists() and time.time() < deadline and chief.poll() is None:
-        time.sleep(0.5)
-    assert partial.exists(), chief.communicate()[1][-2000:]
-    time.sleep(1)
-    other.send_signal(signal.SIGKILL)
-    killed = time.time()
-    _, err = chief.communicate(timeout=120)
-    other.communicate()
-    assert time.time() - killed < 60
-    assert chief.returncode == PEER_LOST
-    lines = [line for line in err.splitlines() if line.startswith("error")]
-    assert len(lines) == 1 and "lost process 1 of 2" in lines[0], err[-2000:]
-    assert "--resume --out" in lines[0] and "internal error" not in err
-    assert not (tmp_path / "run").exists()                      # no final run without metrics
+    _kill_after_epoch(tmp_path, _job(tmp_path, 2, args, driver=False), victim=1, epoch=1)
+    resumed = _epochs_done(tmp_path)
     procs = _job(tmp_path, 2, ["--resume", "--out", "run"], driver=False)
-    outputs = _finish(procs)
+    _kill_after_epoch(tmp_path, procs, victim=0, epoch=resumed + 1)
+    outputs = _finish(_job(tmp_path, 2, ["--resume", "--out", "run"], driver=False))
     assert all("resuming" in o for o, _ in outputs)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["epochs_completed"] == 3
+    assert metrics["epochs_completed"] == 4
 
 
 # --------------------------------------------------------------------------- the docs

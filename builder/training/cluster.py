@@ -9,25 +9,28 @@ train`` command in each; process 0 is the chief. Where they meet is given by arg
   ``BUILDER_COORDINATOR`` or else ``SLURM_LAUNCH_NODE_IPADDR`` on port ``BUILDER_PORT``
   (default 12321).
 
-The job runs on the JAX backend: ``join`` starts JAX's distributed runtime (what
-``keras.distribution.initialize`` calls, with a heartbeat timeout of our own), and the
+The job runs on the JAX backend: ``join`` connects this process to JAX's distributed
+runtime (as ``keras.distribution.initialize`` does, with a heartbeat timeout of ours), and the
 model trains under ``keras.distribution.DataParallel`` over every device of every
 process (strategy.py). The chief's decisions (the run directory, the precision) reach the
 others through the coordinator's key-value store (``share``).
 
 A process that dies poisons the job: JAX's runtime cannot go on without it (its own
-reaction is an abort, exit 134, about 100 s later). ``watch`` starts a thread that asks
-the coordinator which processes are alive; when one is missing it prints one line and
-ends this process with ``PEER_LOST`` (3) at once, leaving the run directory as a kill
-would (resumable from its last epoch). The coordinator lives in the chief: when the
-chief dies, JAX's client in every other process aborts at once (exit 134, JAX's own
-message) before any check of ours can run; the run is as resumable as after a kill.
+reaction is an abort, exit 134). ``watch`` starts a thread that asks the coordinator which
+processes are alive; when one is missing it prints one line and ends this process with
+``PEER_LOST`` (3) at once, leaving the run directory as a kill would (resumable from its
+last epoch). JAX serves its coordinator inside process 0, so that a dead chief would take
+it along and abort the others before any check of ours; here the chief serves it from a
+process of its own (coordinator.py), which outlives the chief long enough for the others
+to see it gone.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -40,6 +43,8 @@ PEER_LOST = 3
 #: silent process dead (its default, 100 s, is past the 60 s we promise).
 WATCH_SECONDS = 2
 HEARTBEAT_SECONDS = 20
+#: How long the coordinator outlives a chief that died: the others see it gone and end.
+LINGER_SECONDS = HEARTBEAT_SECONDS + 5 * WATCH_SECONDS
 #: How long a process waits for the chief's word (the chief may be measuring precision).
 WAIT_SECONDS = 600
 DEFAULT_PORT = 12321
@@ -127,16 +132,65 @@ def join(cluster: Cluster) -> None:
             f"{keras.__version__}; see docs/distributed.md)", arguments=("processes",))
     import jax
     from jax._src import distributed  # the runtime's client: key-value store, liveness
+    from jax._src.lib import _jax
 
-    if distributed.global_state.client is not None:
+    state = distributed.global_state
+    if state.client is not None:
         return
-    # keras.distribution.initialize makes this same call without a heartbeat timeout.
-    jax.distributed.initialize(coordinator_address=cluster.coordinator,
-                               num_processes=cluster.processes,
-                               process_id=cluster.process_id,
-                               heartbeat_timeout_seconds=HEARTBEAT_SECONDS,
-                               initialization_timeout=WAIT_SECONDS)
+    if cluster.chief:
+        _serve(cluster)
+    # What jax.distributed.initialize (and keras.distribution.initialize) does in a process
+    # other than 0; in process 0 it would also start the service, which runs apart here.
+    state.coordinator_address = cluster.coordinator
+    state.process_id, state.num_processes = cluster.process_id, cluster.processes
+    state.client = _jax.get_distributed_runtime_client(
+        cluster.coordinator, cluster.process_id, init_timeout=WAIT_SECONDS,
+        heartbeat_timeout=HEARTBEAT_SECONDS, use_compression=True)
+    state.client.connect()
+    state.initialize_preemption_sync_manager()
     jax.devices()  # every process starts its backend now: they meet there
+
+
+#: The chief's coordinator process (coordinator.py).
+_SERVICE: list = []
+
+
+def _serve(cluster: Cluster) -> None:
+    """Start the job's coordination service in a process of its own (coordinator.py)."""
+    port = int(cluster.coordinator.rpartition(":")[2])
+    _wait_for_port(cluster, port)
+    service = subprocess.Popen(
+        [sys.executable, "-m", "builder.training.coordinator", cluster.coordinator,
+         str(cluster.processes), str(HEARTBEAT_SECONDS), str(LINGER_SECONDS)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    said = service.stdout.readline().strip()
+    if said != "ready":
+        service.wait()
+        raise ArgumentError(f"coordinator={cluster.coordinator!r}: the job's coordinator "
+                            f"cannot serve there ({said or f'exit {service.returncode}'})",
+                            arguments=("coordinator",))
+    _SERVICE.append(service)  # its input stays open while this process lives
+
+
+def _wait_for_port(cluster: Cluster, port: int) -> None:
+    """A port still served (by the coordinator of a job that just ended, at most
+    ``LINGER_SECONDS``) is waited for; one served longer is refused. Two services on one
+    port would both answer (gRPC shares ports), so this is asked before serving."""
+    deadline = time.monotonic() + LINGER_SECONDS + 10
+    while _answers(port):
+        if time.monotonic() > deadline:
+            raise ArgumentError(f"coordinator={cluster.coordinator!r}: port {port} is in "
+                                f"use on this host; give the job a free port",
+                                arguments=("coordinator",))
+        time.sleep(1)
+
+
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def _client():
