@@ -243,6 +243,31 @@ def test_two_processes_of_two_devices_finish_evaluation(tmp_path):
     assert sum("precision auto" in o + e for o, e in outputs) == 1
 
 
+@pytest.mark.slow
+def test_two_processes_stream_their_own_shard_of_a_folder(tmp_path):
+    """A folder streams through tf.data in each process: its own equal shard, in its part
+    of the global batch; a corrupt file in either shard keeps the processes in step (the
+    same metrics in both) and is listed in the chief's skipped.txt."""
+    from test_streaming import write_folder
+
+    data = write_folder(tmp_path / "pets", 101, corrupt=("c1/zz_bad.jpg",))
+    procs = _job(tmp_path, 2, ["lenet5", "--data", f"folder:{data}", "--epochs", "2",
+                               "--batch-size", "16", "--precision", "float32",
+                               "--max-bad-files", "0.05", "--out", "run"], driver=False)
+    outputs = _finish(procs)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["data"]["pipeline"] == "tf"
+    train = config["data"]["num_train"]
+    assert train % 2 == 0                                     # equal shards
+    assert config["distribution"]["batch_per_process"] == 8
+    last = [re.findall(r"^.*step - accuracy.*$", o, re.M)[-1].split("step - ")[1]
+            for o, _ in outputs]
+    assert last[0] == last[1]                                  # in step, one model
+    assert (tmp_path / "run" / "skipped.txt").read_text().split() == [
+        str(data / "c1" / "zz_bad.jpg")]
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["unreadable_files"] == 1
+
+
 def _epochs_done(tmp_path) -> int:
     state = tmp_path / ".run.partial" / "checkpoints" / "state.json"
     try:

@@ -78,7 +78,9 @@ def test_nested_repeats_are_refused_before_the_work(make):
     start = time.perf_counter()
     with pytest.raises(BlueprintError) as e:
         builder.analyze(make(), input_shape=(8, 8, 8))
-    assert time.perf_counter() - start < 2.0
+    # Refused before expanding (about 0.1 s); expanding would take hours. The bound is
+    # loose: a loaded shared machine once took 10 s here (a pause of the whole process).
+    assert time.perf_counter() - start < 30.0
     assert f"more than {MAX_EXPANDED:,} blueprints" in str(e.value)
     assert e.value.path  # the repeat that would be too large
 

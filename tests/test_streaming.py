@@ -140,6 +140,16 @@ def test_shards_are_disjoint_and_cover_each_split(tmp_path, tiny_tfds, count):
             assert max(sizes) - min(sizes) <= 1, (text, name, sizes)
             if text != "npz:" + str(tmp_path / "d.npz"):  # its examples repeat
                 assert len(set().union(*map(set, pieces))) == sum(sizes), (text, name)
+        # Equal shards (a job streaming through tf.data): the same size each, the first
+        # n - n % count examples between them, the rest counted as left out.
+        equal = [src.open(Request((8, 8, 3), classes, seed=3, data_dir=str(tiny_tfds),
+                                  shard=Shard(i, count, equal=True))) for i in range(count)]
+        for name in ("train", "validation", "test"):
+            n = whole[name].size
+            pieces = [_keys(opened.parts[name]) for opened in equal]
+            assert {len(p) for p in pieces} == {n // count}, (text, name)
+            assert set().union(*map(set, pieces)) <= set(_keys(whole[name])), text
+        assert {o.left_out for o in equal} == {sum(p.size % count for p in whole.values())}
 
 
 # ------------------------------------------------------------------------- backends

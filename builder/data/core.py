@@ -29,7 +29,8 @@ class DataSplits:
     labels); ``validation``/``test`` are None where they hold no examples.
     ``class_names`` has one name per blueprint output (outputs the data does not use
     are named by their index); ``class_counts`` counts training labels per output.
-    Sizes count this process's shard. ``cache`` says where streamed parts are cached;
+    Sizes count this process's shard, or the whole job's where the shards are equal
+    (each process holds size / processes; ``left_out`` examples none holds). ``cache`` says where streamed parts are cached;
     ``bad_files()`` lists the files found unreadable so far (they are skipped).
     ``transform`` records the training and evaluation transforms chosen
     (transforms.py), as config.json keeps them.
@@ -55,6 +56,7 @@ class DataSplits:
     skip_logs: dict[str, SkipLog] = field(default_factory=dict, repr=False, compare=False)
     unreadable: list[str] = field(default_factory=list, repr=False)  # by the header check
     transform: dict = field(default_factory=dict)
+    left_out: int = 0              # examples no process reads (equal shards)
 
     def sample(self, n: int = 8) -> tuple[np.ndarray, np.ndarray]:
         """The first ``n`` test examples (fewer if the split is smaller) as numpy
@@ -151,7 +153,9 @@ def load_data(
 def _splits(opened: Opened, request: Request, datasets: dict, source: str,
             transform: Transform, **fields) -> DataSplits:
     """The ``DataSplits`` of the pipelines of an opened source."""
-    sizes = {name: part.size for name, part in opened.parts.items()}
+    # Equal shards (a job of several processes on tf.data): what all of them read.
+    share = request.shard.count if request.shard.equal else 1
+    sizes = {name: part.size * share for name, part in opened.parts.items()}
     return DataSplits(
         train=datasets["train"], validation=datasets["validation"], test=datasets["test"],
         classes=request.classes, class_names=_names(opened.class_names, request.classes),
@@ -161,6 +165,7 @@ def _splits(opened: Opened, request: Request, datasets: dict, source: str,
         skip_logs={name: p.skipped for name, p in opened.parts.items()
                    if isinstance(p, Files)},
         unreadable=list(opened.unreadable), transform=transform.record(request.input_shape),
+        left_out=opened.left_out,
         **fields)
 
 
@@ -169,6 +174,8 @@ def _pipelines(opened: Opened, request: Request, pipeline: str, batch_size: int,
     """The batched pipeline of every part (None where a part holds no examples)."""
     if pipeline == "tf":
         from .tf_pipeline import dataset  # TensorFlow: only the pipeline asked for loads
+
+        dataset = functools.partial(dataset, exact=request.shard.equal)
     else:
         from .py_dataset import dataset  # Keras: only the pipeline asked for loads
     key = cache_key(source, request.input_shape, request.seed, request.validation_split,

@@ -30,10 +30,16 @@ PARTS: tuple[str, ...] = ("train", "validation", "test")
 @dataclass(frozen=True)
 class Shard:
     """Process ``index`` of ``count`` reads examples index, index + count, ... of each
-    part: the shards of a part are disjoint, cover it, and are fixed by the data alone."""
+    part: the shards of a part are disjoint, cover it, and are fixed by the data alone.
+
+    ``equal`` shards first cut a part of n examples to its first ``n - n % count``, so
+    that every process holds n // count of it and takes the same steps (a job of several
+    processes streaming through tf.data); the ``left_out(n)`` rest, fewer than
+    ``count``, is read by none."""
 
     index: int = 0
     count: int = 1
+    equal: bool = False
 
     def __post_init__(self):
         if not 0 <= self.index < self.count:
@@ -41,15 +47,23 @@ class Shard:
 
     def of(self, items):
         """This shard of a sequence (numpy array, list or range)."""
-        return items if self.count == 1 else items[self.index::self.count]
+        if self.count == 1:
+            return items
+        return items[:len(items) - self.left_out(len(items))][self.index::self.count]
 
-    def of_dataset(self, dataset):
-        """This shard of a tf.data.Dataset."""
-        return dataset if self.count == 1 else dataset.shard(self.count, self.index)
+    def of_dataset(self, dataset, n: int):
+        """This shard of a tf.data.Dataset of ``n`` examples."""
+        if self.count == 1:
+            return dataset
+        return dataset.take(n - self.left_out(n)).shard(self.count, self.index)
 
     def size(self, n: int) -> int:
         """How many of ``n`` examples this shard holds."""
-        return len(range(self.index, n, self.count))
+        return len(range(self.index, n - self.left_out(n), self.count))
+
+    def left_out(self, n: int) -> int:
+        """How many of ``n`` examples no shard holds."""
+        return n % self.count if self.equal else 0
 
 
 @dataclass(frozen=True)
@@ -145,6 +159,7 @@ class Opened:
     class_counts: np.ndarray       # training labels per blueprint output
     labels_note: str = ""          # how the labels were read, for messages
     unreadable: list[str] = field(default_factory=list)  # left out by the header check
+    left_out: int = 0              # examples that no (equal) shard holds
 
 
 @dataclass
@@ -202,10 +217,11 @@ class InMemory(Source):
         plan = plan_adaptation(str(self), raw.x.shape[1:], request.input_shape, raw.scale)
         parts = holdout(self, raw, request)
         counts = np.bincount(parts["train"].y, minlength=request.classes)[:request.classes]
+        left_out = sum(request.shard.left_out(p.size) for p in parts.values())
         parts = {name: Arrays(request.shard.of(p.x), request.shard.of(p.y))
                  for name, p in parts.items()}
         return Opened(parts, plan, raw.num_classes, raw.class_names, counts.astype(np.int64),
-                      raw.labels_note)
+                      raw.labels_note, left_out=left_out)
 
 
 def holdout(src: Source, raw: RawData, request: Request) -> dict[str, Arrays]:

@@ -101,6 +101,11 @@ class ArrayDataset(keras.utils.PyDataset):
         picked = self._order[index * self.batch_size:(index + 1) * self.batch_size]
         picked = picked[:len(picked) - len(picked) % self.multiple_of]
         images, labels = self.examples(picked)
+        if self.shard.count > 1 and 0 < len(labels) < len(picked):
+            # Every process of a job gives a batch of one size at each step: examples of
+            # this batch take the places of files that could not be read.
+            fill = np.resize(np.arange(len(labels)), len(picked))
+            images, labels = images[fill], labels[fill]
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, index, 1])
             images = augment_numpy(images, rng, self.augment)

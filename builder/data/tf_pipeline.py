@@ -35,15 +35,18 @@ SHUFFLE_BYTES = 256 * 2**20
 
 def dataset(part: Arrays | Stream | Files, plan: Plan, *, batch_size: int, training: bool,
             seed: int, augment: tuple[str, ...], cache: str = "",
-            transform: Transform | None = None) -> tf.data.Dataset:
-    """The batched pipeline of one part (examples in memory, image files, or a stream)."""
+            transform: Transform | None = None, exact: bool = False) -> tf.data.Dataset:
+    """The batched pipeline of one part (examples in memory, image files, or a stream).
+    With ``exact`` a pass over files gives exactly ``part.size`` examples: the places of
+    files that cannot be read are taken by the first examples of the next pass (every
+    process of a job must take the same steps with batches of the same size)."""
     transform = transform or Transform(augment=tuple(augment))
     if isinstance(part, Arrays) and transform.kind == "simple":
         return from_arrays(part.x, part.y, plan, batch_size=batch_size, training=training,
                            seed=seed, transform=transform)
     kw = dict(batch_size=batch_size, training=training, seed=seed, transform=transform)
     if isinstance(part, Files):
-        return from_files(part, plan, cache=cache, **kw)
+        return from_files(part, plan, cache=cache, exact=exact, **kw)
     if isinstance(part, Arrays):  # stored at another size than the input: imagenet crops
         examples = tf.data.Dataset.from_tensor_slices((part.x, part.y.astype(np.int32)))
         return from_examples(examples, plan, size=part.size, cache="", buffer=part.size, **kw)
@@ -65,7 +68,7 @@ def from_arrays(x: np.ndarray, y: np.ndarray, plan: Plan, *, batch_size: int,
 
 
 def from_files(part: Files, plan: Plan, *, batch_size: int, training: bool, seed: int,
-               cache: str, transform: Transform) -> tf.data.Dataset:
+               cache: str, transform: Transform, exact: bool = False) -> tf.data.Dataset:
     """A pipeline over image files: the file list (shuffled every epoch where it is
     not cached), read and decoded in parallel (unreadable files skipped and logged in
     ``part.skipped``), fitted to the blueprint's input (before the cache under
@@ -78,6 +81,8 @@ def from_files(part: Files, plan: Plan, *, batch_size: int, training: bool, seed
     simple = transform.kind == "simple"
     ds = decoded(ds, part, (lambda image: resize_to_input(image, plan)) if simple
                  else (lambda image: image))
+    if exact:  # (an empty pass ends the repetition: no file at all can be read)
+        ds = ds.repeat().take(size)
     return _finished(ds, plan, size=size, batch_size=batch_size, training=training, seed=seed,
                      cache=cache, transform=transform, fitted=simple)
 

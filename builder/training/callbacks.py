@@ -17,6 +17,7 @@ from pathlib import Path
 import keras
 
 from ..errors import DataError, DiskFull, writing
+from .cluster import Cluster, gather
 from .state import STATE, TrainState
 
 
@@ -177,12 +178,14 @@ class NanStop(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def note_bad_files(data, path: Path | None, check: bool = True) -> int:
+def note_bad_files(data, path: Path | None, check: bool = True, cluster: Cluster = Cluster(),
+                   when: str = "") -> int:
     """Write the data files found unreadable so far to ``path`` (where there are any, and
-    a path: None for the processes of a job other than its chief); with ``check``, raise
-    ``DataError`` where a part has more than its ``max_bad_files``. Returns how many
-    there are."""
-    bad = data.bad_files()
+    a path: None for the processes of a job other than its chief, whose files the chief
+    gathers, at the point of the job named ``when``); with ``check``, raise ``DataError``
+    where a part has more than its ``max_bad_files``. Returns how many there are."""
+    found = gather(cluster, f"unreadable/{when}", "\n".join(data.bad_files()))
+    bad = sorted({p for paths in found for p in paths.splitlines()})
     if bad and path is not None:
         with writing(path):
             Path(path).write_text("".join(f"{p}\n" for p in bad), encoding="utf-8")
@@ -195,14 +198,15 @@ class BadFiles(keras.callbacks.Callback):
     """After every epoch (its checkpoint saved first): the unreadable files found so far
     listed, and the run stopped where they are too many."""
 
-    def __init__(self, data, path: Path | None):
+    def __init__(self, data, path: Path | None, cluster: Cluster = Cluster()):
         super().__init__()
         self.data = data
         self.path = None if path is None else Path(path)
+        self.cluster = cluster
 
     def on_epoch_end(self, epoch, logs=None):
         try:
-            note_bad_files(self.data, self.path)
+            note_bad_files(self.data, self.path, cluster=self.cluster, when=f"epoch-{epoch}")
         except DataError as e:
             raise DataError(f"{e}; all are listed in {self.path}",
                             arguments=e.arguments) from None

@@ -223,6 +223,19 @@ def share(cluster: Cluster, key: str, make) -> str:
     return value
 
 
+def gather(cluster: Cluster, key: str, value: str) -> list[str]:
+    """Every process's ``value``, in process order, for the chief (each of the others
+    gets its own alone). Each ``key`` is used once per job."""
+    if not cluster.multi:
+        return [value]
+    key = f"builder/{key}"
+    _client().key_value_set(f"{key}/{cluster.process_id}", value, allow_overwrite=True)
+    if not cluster.chief:
+        return [value]
+    return [value] + [_client().blocking_key_value_get(f"{key}/{i}", WAIT_SECONDS * 1000)
+                      for i in range(1, cluster.processes)]
+
+
 def barrier(cluster: Cluster, name: str) -> None:
     """Wait until every process of the job gets here."""
     if cluster.multi:

@@ -40,7 +40,8 @@ def finish(session: Session) -> dict:
         metrics["test_loss"] = float(results["loss"])
         metrics["test_accuracy"] = float(main_metric(results, "accuracy"))
     metrics["unreadable_files"] = note_bad_files(plan.data, run.file(SKIPPED) if chief else None,
-                                                 check=False)
+                                                 check=False, cluster=session.placement.cluster,
+                                                 when="finish")
     last = state.history[-1] if state.history else {}
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         value = main_metric(last, key)

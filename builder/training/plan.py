@@ -98,16 +98,23 @@ def plan_resume(run: RunDir, epochs: int | None = None) -> RunPlan:
                    edits=config.get("edits", {}))
 
 
-def open_data(options: TrainOptions, input_shape, classes: int, *, augment: bool = True,
-              shard: Shard = Shard()) -> DataSplits:
+def open_data(options: TrainOptions, input_shape, classes: int, *,
+              augment: bool = True) -> DataSplits:
     """The run's data, as its options say: on tf.data wherever TensorFlow is installed
-    (it feeds the JAX and PyTorch backends too), else on the numpy pipeline."""
+    (it feeds the JAX and PyTorch backends too), else on the numpy pipeline. In a job of
+    several processes tf.data opens this process's equal shard in batches of its part of
+    the global batch; the numpy pipeline opens it all and shards each epoch's order
+    (strategy.split_batches)."""
     seed_everything(options.seed)  # tf.data's shuffling depends on the global seed too
+    pipeline, (index, count) = pipeline_for(options), _process()
+    shard, batch_size = Shard(), options.batch_size
+    if pipeline == "tf" and count > 1:
+        shard, batch_size = Shard(index, count, equal=True), max(1, batch_size // count)
     return load_data(options.data, input_shape=tuple(input_shape), classes=classes,
-                     batch_size=options.batch_size, seed=options.seed,
+                     batch_size=batch_size, seed=options.seed,
                      validation_split=options.validation_split, test_split=options.test_split,
                      augment=options.augment if augment else (), data_dir=options.data_dir,
-                     download=options.download, pipeline=pipeline_for(options), shard=shard,
+                     download=options.download, pipeline=pipeline, shard=shard,
                      cache=options.cache, check_data=options.check_data,
                      max_bad_files=options.max_bad_files,
                      train_transform=options.train_transform, crop_pct=options.crop_pct,
@@ -116,26 +123,32 @@ def open_data(options: TrainOptions, input_shape, classes: int, *, augment: bool
 
 def pipeline_for(options: TrainOptions) -> str:
     """The run's ``pipeline``; auto: "tf" where TensorFlow can be imported (any backend),
-    else "numpy"; a JAX job of several processes takes "numpy", whose datasets read each
-    process's shard of every epoch's order (py_dataset.ArrayDataset.share), so that they
-    train as one process (it cannot read through "tf": refused here, before anything is
-    written)."""
-    import keras
-
-    several = False
-    if keras.backend.backend() == "jax":
-        import jax
-
-        several = jax.process_count() > 1
-    if several and options.pipeline == "tf":
-        raise ArgumentError("pipeline='tf': a job of several processes reads its data "
-                            "through the numpy pipeline (pipeline='auto' chooses it)",
-                            arguments=("pipeline",))
+    else "numpy". In a JAX job of several processes auto takes "numpy" for data held in
+    memory (its datasets read each process's shard of every epoch's order, so that the
+    job trains as one process would: py_dataset.ArrayDataset.share) and "tf" for
+    streamed sources (folder, tfds: each process streams its own shard in constant
+    memory, with every transform)."""
     if options.pipeline != "auto":
         return options.pipeline
-    if several:
-        return "numpy"
-    return "tf" if importlib.util.find_spec("tensorflow") is not None else "numpy"
+    tf = importlib.util.find_spec("tensorflow") is not None
+    if _process()[1] > 1:
+        return "tf" if tf and options.data.partition(":")[0] in STREAMED else "numpy"
+    return "tf" if tf else "numpy"
+
+
+#: Sources that stream (the others are read into memory).
+STREAMED = ("folder", "tfds")
+
+
+def _process() -> tuple[int, int]:
+    """This process's index and the job's count of processes (JAX's; one elsewhere)."""
+    import keras
+
+    if keras.backend.backend() != "jax":
+        return 0, 1
+    import jax
+
+    return jax.process_index(), jax.process_count()
 
 
 def _blueprint(spec, input_shape, classes) -> Blueprint:

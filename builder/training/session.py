@@ -218,5 +218,6 @@ def _callbacks(session: Session):
     callbacks.append(EpochCheckpoint(
         run.file(CHECKPOINTS), session.state, stateful,
         lambda state: write_history(run.file(HISTORY), state.history), save=chief))
-    callbacks.append(BadFiles(data, run.file(SKIPPED) if chief else None))
+    callbacks.append(BadFiles(data, run.file(SKIPPED) if chief else None,
+                              session.placement.cluster))
     return callbacks, nan

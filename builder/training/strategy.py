@@ -134,7 +134,7 @@ def split_batches(placement: Placement, splits, batch_size: int) -> int:
                             f"{where}; use a multiple of {placement.replicas}",
                             arguments=("batch_size",))
     shard = Shard(cluster.process_id, cluster.processes)
-    left_out = 0
+    left_out = splits.left_out  # by equal shards (tf.data in a job of several processes)
     for name in ("train", "validation", "test"):
         dataset = getattr(splits, name)
         if dataset is None:
@@ -142,9 +142,9 @@ def split_batches(placement: Placement, splits, batch_size: int) -> int:
         if hasattr(dataset, "share"):  # the numpy pipeline shards and cuts its own batches
             dataset.share(shard, batch_size // cluster.processes, placement.local_replicas)
             left_out += dataset.examples_left_out()
-        else:  # one process (plan.pipeline_for refuses tf.data to a job of several)
-            setattr(splits, name, _cut_batches(dataset, placement.replicas))
-            size = getattr(splits, f"num_{name}")
+        else:  # tf.data: opened for this process's equal shard, in its part of the batch
+            setattr(splits, name, _cut_batches(dataset, placement.local_replicas))
+            size = getattr(splits, f"num_{name}")  # the job's: every process cuts alike
             left_out += size % batch_size % placement.replicas
     return left_out
 
