@@ -46,6 +46,12 @@ def test_cluster_from_arguments_then_builder_variables_then_slurm():
     assert resolve(environ={**slurm, "BUILDER_PORT": "999"}).coordinator == "10.0.0.1:999"
     # arguments win over the environment
     assert resolve(2, 0, "h:2", environ=env).coordinator == "h:2"
+    # the heartbeat timeout (seconds of silence after which a process is lost)
+    assert resolve(environ={}).heartbeat == 20
+    assert resolve(environ={"BUILDER_HEARTBEAT_SECONDS": "6"}).heartbeat == 6
+    with pytest.raises(ArgumentError, match="BUILDER_HEARTBEAT_SECONDS='1' must be a whole "
+                                            "number of at least 2"):
+        resolve(environ={"BUILDER_HEARTBEAT_SECONDS": "1"})
 
 
 @pytest.mark.parametrize("args, named", [((2, 2, "h:1"), "process_id"),
@@ -137,9 +143,10 @@ def test_the_coordinator_counts_who_is_connected_and_a_busy_port_is_refused(monk
         client.close()
         accepted.close()
         assert coordinator.connections(port) == 0
-        monkeypatch.setattr(cluster, "LINGER_SECONDS", -10)
+        monkeypatch.setattr(cluster, "WATCH_SECONDS", -10)  # no waiting for it to end
         with pytest.raises(ArgumentError, match=f"port {port} is in use") as e:
-            cluster._serve(resolve(2, 0, f"127.0.0.1:{port}"))
+            cluster._serve(resolve(2, 0, f"127.0.0.1:{port}",
+                                   environ={"BUILDER_HEARTBEAT_SECONDS": "2"}))
         assert e.value.arguments == ("coordinator",)
 
 
@@ -227,45 +234,33 @@ def test_two_processes_train_as_one_with_the_same_global_batch(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_processes_of_two_devices_finish_evaluation(tmp_path):
-    procs = _job(tmp_path, 2, ["lenet5", "--epochs", "1", "--batch-size", "36",
-                               "--augment", "none", "--out", "run"],
-                 env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
-                 driver=False)
-    outputs = _finish(procs)
-    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["test_accuracy"] > 0.2
-    config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["distribution"]["devices_per_process"] == 2
-    assert len(config["distribution"]["devices"]) == 4
-    assert "over 4 devices of 2 processes" in outputs[0][0]
-    # the precision is the chief's, said once
-    assert sum("precision auto" in o + e for o, e in outputs) == 1
-
-
-@pytest.mark.slow
-def test_two_processes_stream_their_own_shard_of_a_folder(tmp_path):
-    """A folder streams through tf.data in each process: its own equal shard, in its part
-    of the global batch; a corrupt file in either shard keeps the processes in step (the
-    same metrics in both) and is listed in the chief's skipped.txt."""
+def test_two_processes_of_two_devices_stream_their_own_shards_and_finish_evaluation(tmp_path):
+    """A folder streams through tf.data in each process of 2 devices: its own equal shard,
+    in its part of the global batch, every split to its last batch cut over the devices;
+    a corrupt file in either shard keeps the processes in step (the same metrics in
+    both) and is listed in the chief's skipped.txt; the precision is the chief's."""
     from test_streaming import write_folder
 
     data = write_folder(tmp_path / "pets", 101, corrupt=("c1/zz_bad.jpg",))
-    procs = _job(tmp_path, 2, ["lenet5", "--data", f"folder:{data}", "--epochs", "2",
-                               "--batch-size", "16", "--precision", "float32",
-                               "--max-bad-files", "0.05", "--out", "run"], driver=False)
+    procs = _job(tmp_path, 2, ["lenet5", "--data", f"folder:{data}", "--epochs", "1",
+                               "--batch-size", "36", "--max-bad-files", "0.05", "--out", "run"],
+                 env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}, driver=False)
     outputs = _finish(procs)
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["data"]["pipeline"] == "tf"
-    train = config["data"]["num_train"]
-    assert train % 2 == 0                                     # equal shards
-    assert config["distribution"]["batch_per_process"] == 8
+    assert config["data"]["num_train"] % 2 == 0                # equal shards
+    distribution = config["distribution"]
+    assert (distribution["devices_per_process"], len(distribution["devices"]),
+            distribution["batch_per_process"]) == (2, 4, 18)
+    assert "over 4 devices of 2 processes" in outputs[0][0]
     last = [re.findall(r"^.*step - accuracy.*$", o, re.M)[-1].split("step - ")[1]
             for o, _ in outputs]
     assert last[0] == last[1]                                  # in step, one model
     assert (tmp_path / "run" / "skipped.txt").read_text().split() == [
         str(data / "c1" / "zz_bad.jpg")]
-    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["unreadable_files"] == 1
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["unreadable_files"] == 1 and "test_accuracy" in metrics
+    assert sum("precision auto" in o + e for o, e in outputs) == 1  # said once
 
 
 def _epochs_done(tmp_path) -> int:
@@ -292,6 +287,7 @@ def _kill_after_epoch(tmp_path, procs, victim: int, epoch: int) -> str:
     procs[victim].communicate()
     assert time.time() - killed < 60
     assert survivor.returncode == PEER_LOST, err[-3000:]
+    assert time.time() - killed < 40                          # the 6 s heartbeat
     lines = [line for line in err.splitlines() if line.startswith("error")]
     assert len(lines) == 1 and f"lost process {victim} of 2" in lines[0], err[-2000:]
     assert "--resume --out" in lines[0] and "internal error" not in err
@@ -306,11 +302,13 @@ def test_a_lost_process_ends_the_job_clearly_and_resume_finishes_it(tmp_path):
     ends with one line; a third start finishes the run."""
     args = ["lenet5", "--epochs", "4", "--batch-size", "64", "--precision", "float32",
             "--out", "run"]
-    _kill_after_epoch(tmp_path, _job(tmp_path, 2, args, driver=False), victim=1, epoch=1)
+    quick = {"BUILDER_HEARTBEAT_SECONDS": "6"}  # lost after 6 s of silence, not 20
+    _kill_after_epoch(tmp_path, _job(tmp_path, 2, args, env=quick, driver=False), victim=1,
+                      epoch=1)
     resumed = _epochs_done(tmp_path)
-    procs = _job(tmp_path, 2, ["--resume", "--out", "run"], driver=False)
+    procs = _job(tmp_path, 2, ["--resume", "--out", "run"], env=quick, driver=False)
     _kill_after_epoch(tmp_path, procs, victim=0, epoch=resumed + 1)
-    outputs = _finish(_job(tmp_path, 2, ["--resume", "--out", "run"], driver=False))
+    outputs = _finish(_job(tmp_path, 2, ["--resume", "--out", "run"], env=quick, driver=False))
     assert all("resuming" in o for o, _ in outputs)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["epochs_completed"] == 4

@@ -34,17 +34,17 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Callable
 
 from ..errors import ArgumentError, UserError
 
 #: Exit status of a process whose job lost a peer.
 PEER_LOST = 3
 #: Seconds between two liveness checks, and after which JAX's runtime itself declares a
-#: silent process dead (its default, 100 s, is past the 60 s we promise).
+#: silent process dead (its default, 100 s, is past the 60 s we promise); the latter can
+#: be set with BUILDER_HEARTBEAT_SECONDS (longer for a slow network, shorter in tests).
 WATCH_SECONDS = 2
 HEARTBEAT_SECONDS = 20
-#: How long the coordinator outlives a chief that died: the others see it gone and end.
-LINGER_SECONDS = HEARTBEAT_SECONDS + 5 * WATCH_SECONDS
 #: How long a process waits for the chief's word (the chief may be measuring precision).
 WAIT_SECONDS = 600
 DEFAULT_PORT = 12321
@@ -58,6 +58,13 @@ class Cluster:
     process_id: int = 0
     coordinator: str | None = None
     origin: str = "arguments"      # where it was read: arguments, BUILDER_*, SLURM
+    heartbeat: int = HEARTBEAT_SECONDS  # seconds of silence after which a process is lost
+
+    @property
+    def linger(self) -> int:
+        """How long the coordinator outlives a chief that died (the others see it gone
+        and end), at most."""
+        return self.heartbeat + 5 * WATCH_SECONDS
 
     @property
     def multi(self) -> bool:
@@ -95,7 +102,10 @@ def resolve(processes=None, process_id=None, coordinator=None, environ=None) -> 
                             arguments=("process_id", "processes"))
     if processes > 1:
         _check_address(coordinator)
-    return Cluster(processes, process_id, coordinator if processes > 1 else None, origin)
+    heartbeat = _count("BUILDER_HEARTBEAT_SECONDS",
+                       env.get("BUILDER_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS), 2)
+    return Cluster(processes, process_id, coordinator if processes > 1 else None, origin,
+                   heartbeat)
 
 
 def _count(name: str, value, least: int) -> int:
@@ -145,7 +155,7 @@ def join(cluster: Cluster) -> None:
     state.process_id, state.num_processes = cluster.process_id, cluster.processes
     state.client = _jax.get_distributed_runtime_client(
         cluster.coordinator, cluster.process_id, init_timeout=WAIT_SECONDS,
-        heartbeat_timeout=HEARTBEAT_SECONDS, use_compression=True)
+        heartbeat_timeout=cluster.heartbeat, use_compression=True)
     state.client.connect()
     state.initialize_preemption_sync_manager()
     jax.devices()  # every process starts its backend now: they meet there
@@ -161,7 +171,7 @@ def _serve(cluster: Cluster) -> None:
     _wait_for_port(cluster, port)
     service = subprocess.Popen(
         [sys.executable, "-m", "builder.training.coordinator", cluster.coordinator,
-         str(cluster.processes), str(HEARTBEAT_SECONDS), str(LINGER_SECONDS)],
+         str(cluster.processes), str(cluster.heartbeat), str(cluster.linger)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     said = service.stdout.readline().strip()
     if said != "ready":
@@ -174,9 +184,9 @@ def _serve(cluster: Cluster) -> None:
 
 def _wait_for_port(cluster: Cluster, port: int) -> None:
     """A port still served (by the coordinator of a job that just ended, at most
-    ``LINGER_SECONDS``) is waited for; one served longer is refused. Two services on one
+    ``cluster.linger``) is waited for; one served longer is refused. Two services on one
     port would both answer (gRPC shares ports), so this is asked before serving."""
-    deadline = time.monotonic() + LINGER_SECONDS + 10
+    deadline = time.monotonic() + cluster.linger + 10
     while _answers(port):
         if time.monotonic() > deadline:
             raise ArgumentError(f"coordinator={cluster.coordinator!r}: port {port} is in "
@@ -250,12 +260,14 @@ def lost(detail: str, resume: str) -> None:
     os._exit(PEER_LOST)  # JAX's runtime would abort (or hang at exit) on a dead peer
 
 
-def watch(cluster: Cluster, resume: str) -> threading.Event:
+def watch(cluster: Cluster, resume: str) -> Callable[[], None]:
     """Check the job's processes every ``WATCH_SECONDS`` in a daemon thread; ``lost``
-    when one is gone. Setting the returned event stops the watch (the job is done)."""
+    when one is gone. The returned function stops the watch (the job is done, or this
+    process ends) and waits for its thread: a thread still inside a call of JAX's client
+    when the interpreter exits aborts the process ("exception not rethrown")."""
     done = threading.Event()
     if not cluster.multi:
-        return done
+        return done.set
     client, everyone = _client(), list(range(cluster.processes))
 
     def run():
@@ -272,8 +284,15 @@ def watch(cluster: Cluster, resume: str) -> threading.Event:
                 lost(f"lost process {', '.join(map(str, missing))} of {cluster.processes}"
                      if missing else "the job's runtime failed", resume)
 
-    threading.Thread(target=run, name="builder-peer-watch", daemon=True).start()
-    return done
+    thread = threading.Thread(target=run, name="builder-peer-watch", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        done.set()
+        if thread is not threading.current_thread():
+            thread.join(timeout=WATCH_SECONDS + 30)
+
+    return stop
 
 
 def settle(cluster: Cluster) -> None:
@@ -282,4 +301,4 @@ def settle(cluster: Cluster) -> None:
     wait that long, so that ``watch`` reports the cause (and ends the process) where
     there is one."""
     if cluster.multi:
-        time.sleep(HEARTBEAT_SECONDS + 3 * WATCH_SECONDS)
+        time.sleep(cluster.heartbeat + 3 * WATCH_SECONDS)

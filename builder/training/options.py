@@ -96,7 +96,8 @@ class TrainOptions:
                         "quarter of the available memory)", "auto|none|memory|DIR")
     pipeline: Literal["auto", "tf", "numpy"] = option(
         "auto", "the input pipeline: tf (tf.data), numpy (keras.utils.PyDataset) or auto "
-        "(tf where TensorFlow is installed, numpy for a job of several processes)",
+        "(tf where TensorFlow is installed; in a job of several processes numpy for data "
+        "held in memory)",
         "auto|tf|numpy")
     check_data: bool = option(False, "check every image file's header before training "
                               "(bad files are left out and counted)", None)

@@ -48,7 +48,7 @@ def train(spec=None, options: TrainOptions | None = None, *, out=None, resume: b
                         say=say)
         run = _new(out if out is not None else default_out(plan.blueprint.name), cluster)
     verbose = verbose if verbose != "auto" else (1 if sys.stdout.isatty() else 2)
-    watching = watch(cluster, f"`--resume --out {run.final}` on every process continues it")
+    stop_watching = watch(cluster, f"`--resume --out {run.final}` on every process continues it")
     try:
         with run.guard():
             if resume:
@@ -64,7 +64,7 @@ def train(spec=None, options: TrainOptions | None = None, *, out=None, resume: b
             except Exception:
                 settle(cluster)  # a lost peer ends the process there, with its own line
                 raise
-            watching.set()
+            stop_watching()
             barrier(cluster, "finished")
     except KeyboardInterrupt:
         raise _interrupted(run) from None
@@ -74,6 +74,8 @@ def train(spec=None, options: TrainOptions | None = None, *, out=None, resume: b
         if e.errno not in FULL:
             raise
         raise _disk_full(run, e.filename or run.path) from None
+    finally:
+        stop_watching()
     if session.nan is not None:
         raise stopped_error(session)
     say(final_paragraph(session, metrics))
