@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import builder
-from builder.blocks import ConvNeXtStage, ViTEncoder
+from builder.blocks import ConvNeXtStage, RegNetStage, ViTEncoder
 from builder import (GRU, LSTM, BatchNorm, BlueprintError, ChannelAffine, Concatenate, Conv2D,
                      Dense, Dropout, Float, Identity, LocalResponseNorm, Network, Normalization,
                      Repeat, Rescaling, Reshape, SelectChannels, Sequence, SideOutput,
@@ -50,6 +50,7 @@ def quick():
     # found by the 10,000-example campaign: a stage of 10**12 blocks ran past its minute
     (lambda n: ConvNeXtStage(8, n), "ConvNeXtStage.depth"),
     (lambda n: ViTEncoder((4, 4), n, 8, 16, 2), "ViTEncoder.layers"),
+    (lambda n: RegNetStage(8, n), "RegNetStage.depth"),
 ])
 def test_a_repeat_count_has_a_bound(make, field, quick):
     with pytest.raises(BlueprintError) as e:

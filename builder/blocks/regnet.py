@@ -87,7 +87,7 @@ class RegNetStage(Block):
     first one strides. One stage of the paper's Figure 3."""
 
     width: PositiveInt  # w_i
-    depth: PositiveInt  # d_i
+    depth: Repeats  # d_i
     group_width: PositiveInt = 8  # g_i
     bottleneck_ratio: BottleneckRatio = 1.0  # b_i
     se_ratio: Fraction = 0.0
