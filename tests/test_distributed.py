@@ -48,10 +48,13 @@ def test_cluster_from_arguments_then_builder_variables_then_slurm():
     assert resolve(2, 0, "h:2", environ=env).coordinator == "h:2"
     # the heartbeat timeout (seconds of silence after which a process is lost)
     assert resolve(environ={}).heartbeat == 20
-    assert resolve(environ={"BUILDER_HEARTBEAT_SECONDS": "6"}).heartbeat == 6
+    assert resolve(2, 0, "h:1", environ={"BUILDER_HEARTBEAT_SECONDS": "6"}).heartbeat == 6
     with pytest.raises(ArgumentError, match="BUILDER_HEARTBEAT_SECONDS='1' must be a whole "
-                                            "number of at least 2"):
-        resolve(environ={"BUILDER_HEARTBEAT_SECONDS": "1"})
+                                            "number of at least 2") as e:
+        resolve(2, 0, "h:1", environ={"BUILDER_HEARTBEAT_SECONDS": "1"})
+    assert e.value.arguments == ()   # a variable: the command line names no flag for it
+    # a job of one never reads it
+    assert resolve(environ={"BUILDER_HEARTBEAT_SECONDS": "x"}).heartbeat == 20
 
 
 @pytest.mark.parametrize("args, named", [((2, 2, "h:1"), "process_id"),

@@ -30,10 +30,10 @@ class DataSplits:
     ``class_names`` has one name per blueprint output (outputs the data does not use
     are named by their index); ``class_counts`` counts training labels per output.
     Sizes count this process's shard, or the whole job's where the shards are equal
-    (each process holds size / processes; ``left_out`` examples none holds). ``cache`` says where streamed parts are cached;
-    ``bad_files()`` lists the files found unreadable so far (they are skipped).
-    ``transform`` records the training and evaluation transforms chosen
-    (transforms.py), as config.json keeps them.
+    (each process holds size / processes; ``left_out`` examples none holds). ``cache``
+    says where streamed parts are cached; ``bad_files()`` lists the files found
+    unreadable so far (they are skipped). ``transform`` records the training and
+    evaluation transforms chosen (transforms.py), as config.json keeps them.
     """
 
     train: Any

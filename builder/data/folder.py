@@ -57,7 +57,7 @@ class Folder(Source):
         raw = RawData(paths, y, scale=255.0, num_classes=len(files), class_names=list(files))
         parts = holdout(self, raw, request)
         counts = np.bincount(parts["train"].y, minlength=request.classes)[:request.classes]
-        left_out = sum(request.shard.left_out(p.size) for p in parts.values())
+        left_out = request.shard.left_out_of(parts)
         parts = {name: Files(request.shard.of(p.x), request.shard.of(p.y), channels)
                  for name, p in parts.items()}
         plan = plan_adaptation(str(self), (None, None, channels), request.input_shape, 255.0)

@@ -65,6 +65,10 @@ class Shard:
         """How many of ``n`` examples no shard holds."""
         return n % self.count if self.equal else 0
 
+    def left_out_of(self, parts: dict) -> int:
+        """How many examples of ``parts`` (before sharding) no shard holds."""
+        return sum(self.left_out(part.size) for part in parts.values())
+
 
 @dataclass(frozen=True)
 class Request:
@@ -217,7 +221,7 @@ class InMemory(Source):
         plan = plan_adaptation(str(self), raw.x.shape[1:], request.input_shape, raw.scale)
         parts = holdout(self, raw, request)
         counts = np.bincount(parts["train"].y, minlength=request.classes)[:request.classes]
-        left_out = sum(request.shard.left_out(p.size) for p in parts.values())
+        left_out = request.shard.left_out_of(parts)
         parts = {name: Arrays(request.shard.of(p.x), request.shard.of(p.y))
                  for name, p in parts.items()}
         return Opened(parts, plan, raw.num_classes, raw.class_names, counts.astype(np.int64),

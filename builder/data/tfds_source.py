@@ -89,7 +89,7 @@ def open_tfds(src: Tfds, request: Request) -> Opened:
     for batch in carve(stream(src.split, labels_only=True), "train").batch(4096):
         counts += np.bincount(batch.numpy().astype(np.int64), minlength=len(counts))
     shard = request.shard
-    left_out = sum(shard.left_out(part.size) for part in parts.values())
+    left_out = shard.left_out_of(parts)
     parts = {name: Stream(shard.of_dataset(part.dataset, part.size), shard.size(part.size))
              for name, part in parts.items()}
     return Opened(parts, plan, num_classes, [str(n) for n in label.names],

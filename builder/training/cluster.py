@@ -102,20 +102,22 @@ def resolve(processes=None, process_id=None, coordinator=None, environ=None) -> 
                             arguments=("process_id", "processes"))
     if processes > 1:
         _check_address(coordinator)
-    heartbeat = _count("BUILDER_HEARTBEAT_SECONDS",
-                       env.get("BUILDER_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS), 2)
+    heartbeat = HEARTBEAT_SECONDS
+    if processes > 1 and "BUILDER_HEARTBEAT_SECONDS" in env:  # a variable, not an argument
+        heartbeat = _count("BUILDER_HEARTBEAT_SECONDS", env["BUILDER_HEARTBEAT_SECONDS"], 2,
+                           argument=False)
     return Cluster(processes, process_id, coordinator if processes > 1 else None, origin,
                    heartbeat)
 
 
-def _count(name: str, value, least: int) -> int:
+def _count(name: str, value, least: int, argument: bool = True) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):
         number = None
     if number is None or number < least or str(value).strip() != str(number):
         raise ArgumentError(f"{name}={value!r} must be a whole number of at least {least}",
-                            arguments=(name,))
+                            arguments=(name,) if argument else ())
     return number
 
 
